@@ -1,0 +1,133 @@
+"""``galssl <verb>``: the command line the Snakemake rules call. Argument parsing only; logic lives in modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from galssl.errors import GalsslError
+
+
+def _add_mock_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="config YAML (takes seed and the mock section from it)")
+    parser.add_argument("--seed", type=int, help="mock sky seed (overrides --config)")
+    parser.add_argument("--mock", help="the mock config section as JSON (overrides --config)")
+
+
+def _mock_sky(args: argparse.Namespace):
+    from galssl.config import load_config
+    from galssl.mocksky.settings import MockSettings
+    from galssl.mocksky.sky import MockSky
+
+    config = load_config(args.config) if args.config else {}
+    section = json.loads(args.mock) if args.mock else config.get("mock", {})
+    seed = args.seed if args.seed is not None else config.get("seed")
+    if seed is None:
+        raise GalsslError("give --seed or --config (the mock sky needs a seed)")
+    return MockSky(MockSettings.from_dict(section), int(seed))
+
+
+def cmd_mock_catalog(args: argparse.Namespace) -> None:
+    from galssl.io import write_parquet_atomic
+    from galssl.mocksky.catalog import labels_table
+
+    sky = _mock_sky(args)
+    labels = labels_table(sky)
+    catalog = sky.catalog()
+    write_parquet_atomic(labels, args.labels_out)
+    write_parquet_atomic(catalog, args.catalog_out)
+    counts = labels["object_type"].value_counts().to_dict()
+    print(f"mock catalogue: {len(catalog)} objects {counts} -> {args.catalog_out}, {args.labels_out}")
+
+
+def cmd_mock_gallery(args: argparse.Namespace) -> None:
+    from galssl.io import save_figure_atomic
+    from galssl.plots.gallery import gallery_figure
+
+    figure = gallery_figure(_mock_sky(args))
+    save_figure_atomic(figure, args.out, dpi=args.dpi)
+    print(f"gallery -> {args.out}")
+
+
+def cmd_mock_cutout(args: argparse.Namespace) -> None:
+    from galssl.mocksky.fits import write_cutouts
+    from galssl.mocksky.instruments import load_instrument
+
+    sky = _mock_sky(args)
+    if args.id not in sky.object_ids:
+        raise GalsslError(f"--id {args.id!r} is not in the mock catalogue (ids run mock000000..{sky.object_ids[-1]})")
+    bands = args.bands.split(",") if args.bands else list(load_instrument(args.instrument).bands)
+    cutouts = sky.object_cutouts(args.id, args.instrument, bands, args.size_arcsec)
+    write_cutouts(args.out, cutouts, args.instrument, args.id, sky.seed)
+    print(f"{args.id}: {', '.join(f'{c.band} {c.image.shape[1]}x{c.image.shape[0]}' for c in cutouts)} -> {args.out}")
+
+
+def cmd_mock_server(args: argparse.Namespace) -> None:
+    from galssl.config import load_config
+    from galssl.mocksky.server import serve_from_config
+
+    config = load_config(args.config)
+    kinds = tuple(k for k in args.fault_kinds.split(",") if k)
+    serve_from_config(config, args.port, fault_rate=args.fault_rate, fault_kinds=kinds)
+
+
+def cmd_validate_config(args: argparse.Namespace) -> None:
+    from galssl.config import load_config
+
+    load_config(args.config)
+    print(f"{args.config}: valid")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(prog="galssl", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    p = verbs.add_parser("mock-catalog", help="write the mock catalogue and its labels table (Parquet)")
+    _add_mock_args(p)
+    p.add_argument("--catalog-out", required=True)
+    p.add_argument("--labels-out", required=True)
+    p.set_defaults(func=cmd_mock_catalog)
+
+    p = verbs.add_parser("mock-gallery", help="draw every Galaxy10 class of the mock sky at several redshifts")
+    _add_mock_args(p)
+    p.add_argument("--out", required=True)
+    p.add_argument("--dpi", type=int, default=130)
+    p.set_defaults(func=cmd_mock_gallery)
+
+    p = verbs.add_parser("mock-cutout", help="write one mock object's native cutouts (FITS, one extension per band)")
+    _add_mock_args(p)
+    p.add_argument("--id", required=True, help="object_id, e.g. mock000042")
+    p.add_argument("--instrument", default="sdss", help="sdss | legacy | euclid")
+    p.add_argument("--bands", help="comma-separated bands (default: all of the instrument)")
+    p.add_argument("--size-arcsec", type=float, default=36.0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_mock_cutout)
+
+    p = verbs.add_parser("mock-server", help="serve the mock sky over HTTP on 127.0.0.1 (Legacy, hips2fits, SDSS)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a fault")
+    p.add_argument("--fault-kinds", default="error500,error503,rate429,slow,truncated,corrupt,reset")
+    p.set_defaults(func=cmd_mock_server)
+
+    p = verbs.add_parser("validate-config", help="check a config file against the schema")
+    p.add_argument("config")
+    p.set_defaults(func=cmd_validate_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: user errors print one line to stderr and exit 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GalsslError as error:
+        print(f"galssl: error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Load and validate the pipeline config (config/config.yaml) against workflow/schemas/config.schema.yaml.
+
+``validate_config`` is called once, when Snakemake parses the workflow (workflow/rules/common.smk), so a wrong key
+or value stops the run before any job with one line naming the key, instead of a traceback hours later.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, best_match
+
+from galssl.errors import ConfigError
+from galssl.resources import resource_path
+
+
+def _schema_path() -> Path:
+    """Return ``$GALSSL_SCHEMA`` if set, else the repository's workflow/schemas/config.schema.yaml."""
+    env = os.environ.get("GALSSL_SCHEMA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+SCHEMA_PATH: Path = _schema_path()
+"""The JSON schema (YAML) every config is validated against."""
+
+SPLIT_TOLERANCE = 1e-6
+"""How far the train + val + test fractions may be from 1 (floating-point slack)."""
+
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping of keys to values",
+    "array": "a list",
+    "null": "null",
+}
+
+_BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def load_schema(path: Path | None = None) -> dict[str, Any]:
+    """Read the config schema (default ``SCHEMA_PATH``)."""
+    schema_file = path or SCHEMA_PATH
+    try:
+        with open(schema_file, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config schema not found at {schema_file}: set GALSSL_SCHEMA to the repository's "
+                          "workflow/schemas/config.schema.yaml") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML config file and return it validated, with defaults filled in."""
+    config_file = Path(path)
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config error: config file {config_file} not found") from None
+    except OSError as error:
+        raise ConfigError(f"config error: cannot read config file {config_file} ({error.strerror})") from None
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ConfigError(f"config error: {config_file} is not valid YAML{where} ({problem})") from None
+    return validate_config(config)
+
+
+def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a config mapping and return a deep copy with every schema default filled in.
+
+    Raises ConfigError with a one-line message for the most relevant schema violation, or for the first failed
+    check that the schema cannot express (see ``_check_semantics``).
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"config error: the config must be a mapping of keys to values (got {_show(config)})")
+    filled = copy.deepcopy(dict(config))
+    schema = load_schema()
+    validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
+    error = best_match(validator_class(schema).iter_errors(filled))
+    if error is not None:
+        raise ConfigError(f"config error: {describe_error(error)}")
+    _check_semantics(filled)
+    return filled
+
+
+def _with_defaults(validator_class: type[Any]) -> type[Any]:
+    """Extend a validator so ``properties`` also fills missing keys from each subschema's ``default``.
+
+    Same behaviour as snakemake.utils.validate, but the default is deep-copied so a filled config never shares
+    (and later mutates) an object that belongs to the schema.
+    """
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator: Any, properties: dict[str, Any], instance: Any,
+                     schema: dict[str, Any]) -> Iterator[ValidationError]:
+        if validator.is_type(instance, "object"):
+            for key, subschema in properties.items():
+                if "default" in subschema and key not in instance:
+                    instance[key] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def describe_error(error: ValidationError) -> str:
+    """Turn one schema violation into a sentence naming the dotted key path and what is allowed."""
+    where = dotted_path(error.absolute_path)
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if "propertyNames" in error.schema_path:
+        rule = error.schema.get("description") or f"keys must match {error.schema.get('pattern')}"
+        return f"{where} has key {_show(value)}, which is not allowed ({rule})"
+    if kind == "additionalProperties" and expected is False:
+        unknown = sorted(set(value) - set(error.schema.get("properties", {})))
+        keys = ", ".join(repr(key) for key in unknown)
+        place = f"in {where}" if error.absolute_path else "at top level"
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key{'s' if len(unknown) > 1 else ''} {keys} {place} (allowed: {allowed})"
+    if kind == "required":
+        missing = next(key for key in expected if key not in value)
+        place = f"in {where}" if error.absolute_path else "at top level"
+        return f"missing required key {missing!r} {place}"
+    if kind == "type":
+        types = [expected] if isinstance(expected, str) else list(expected)
+        return f"{where} must be {' or '.join(_TYPE_NAMES.get(t, t) for t in types)} (got {_show(value)})"
+    if kind in ("enum", "const"):
+        options = expected if kind == "enum" else [expected]
+        return f"{where} must be one of {', '.join(str(option) for option in options)} (got {_show(value)})"
+    if kind in _BOUNDS:
+        return f"{where} must be {_BOUNDS[kind]} {_show(expected)} (got {_show(value)})"
+    if kind == "minItems":
+        return (f"{where} must not be empty" if expected == 1
+                else f"{where} must have at least {expected} items (got {len(value)})")
+    if kind == "minProperties":
+        return f"{where} must not be empty" if expected == 1 else f"{where} needs at least {expected} keys"
+    if kind == "uniqueItems":
+        repeated = sorted({_show(item) for item in value if value.count(item) > 1})
+        return f"{where} lists {', '.join(repeated)} more than once"
+    if kind == "minLength":
+        return f"{where} must not be an empty string"
+    if kind == "pattern":
+        return f"{where} must match {expected} (got {_show(value)})"
+    return f"{where}: {error.message}"
+
+
+def dotted_path(parts: Iterable[str | int]) -> str:
+    """Render a key path as ``surveys.sdss.bands[2]``; the empty path is ``the config``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the config"
+
+
+def _show(value: Any) -> str:
+    """Render a config value the way it would be written in YAML (strings quoted, null, true/false)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "a mapping"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_semantics(config: Mapping[str, Any]) -> None:
+    """Checks across keys that the schema cannot express; ``config`` is schema-valid with defaults filled."""
+    catalog, mock = config["catalog"], config["mock"]
+
+    split = catalog["split"]
+    total = split["train"] + split["val"] + split["test"]
+    if abs(total - 1.0) > SPLIT_TOLERANCE:
+        raise ConfigError(f"config error: catalog.split fractions must sum to 1 "
+                          f"(got train + val + test = {total:.6g})")
+    if catalog["source"] != "mock" and catalog["path"] is None:
+        raise ConfigError(f"config error: catalog.path must be set when catalog.source is "
+                          f"{catalog['source']!r} (only source 'mock' needs no file)")
+
+    redshift = mock["redshift"]
+    if redshift["min"] >= redshift["max"]:
+        raise ConfigError(f"config error: mock.redshift.min must be < mock.redshift.max "
+                          f"(got min={redshift['min']}, max={redshift['max']})")
+    if not any(fraction > 0 for fraction in mock["class_fractions"].values()):
+        raise ConfigError("config error: mock.class_fractions must not all be zero")
+    if mock["star_fraction"] + mock["artifact_fraction"] >= 1:
+        raise ConfigError(f"config error: mock.star_fraction + mock.artifact_fraction must be < 1 "
+                          f"(got {mock['star_fraction']} + {mock['artifact_fraction']})")
+
+    instruments = _instrument_bands()
+    for key, name in (("mock.labels_instrument", mock["labels_instrument"]),
+                      ("mock.gallery.instrument", mock["gallery"]["instrument"])):
+        _check_instrument(key, name, instruments)
+    for survey_name, survey in config["surveys"].items():
+        if survey["provider"] != "mock":
+            continue
+        instrument = survey["instrument"]
+        _check_instrument(f"surveys.{survey_name}.instrument", instrument, instruments)
+        allowed = instruments[instrument]
+        for band in survey["bands"]:
+            if band not in allowed:
+                raise ConfigError(f"config error: surveys.{survey_name}.bands has {band!r}, which instrument "
+                                  f"{instrument} does not have (allowed: {', '.join(allowed)})")
+
+
+def _check_instrument(key: str, name: str, instruments: Mapping[str, Sequence[str]]) -> None:
+    """Raise ConfigError if ``name`` is not an instrument of the mock sky."""
+    if name not in instruments:
+        raise ConfigError(f"config error: {key} must be one of {', '.join(instruments)} (got {name!r})")
+
+
+def _instrument_bands() -> dict[str, list[str]]:
+    """Band names of each mock-sky instrument, in the order of resources/mock/instruments.yaml."""
+    path = resource_path("mock", "instruments.yaml")
+    with open(path, encoding="utf-8") as handle:
+        table = yaml.safe_load(handle)
+    return {name: list(spec["bands"]) for name, spec in table.items()}

@@ -1,0 +1,61 @@
+"""Atomic file output: write to a temporary sibling, then rename, so no reader ever sees a partial file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``, on error delete it.
+
+    The suffix of the temporary file matches the target's so libraries that infer the format from the
+    extension (matplotlib, astropy) still work.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=suffix if suffix is not None else "".join(target.suffixes) + ".tmp",
+        dir=target.parent,
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write a DataFrame as Parquet atomically, without the pandas index."""
+    with atomic_path(path, suffix=".parquet.tmp") as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def save_figure_atomic(figure, path: str | os.PathLike, dpi: int = 150) -> None:
+    """Save a matplotlib figure atomically with metadata (software, dates) stripped for byte reproducibility."""
+    target = Path(path)
+    fmt = target.suffix.lstrip(".").lower() or "png"
+    metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
+    with atomic_path(target, suffix=f".tmp.{fmt}") as tmp:
+        figure.savefig(tmp, dpi=dpi, format=fmt, metadata=metadata)

@@ -1,0 +1,34 @@
+"""Colour composites of multi-band cutouts (Lupton et al. 2004 asinh stretch, via astropy)."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.visualization import make_lupton_rgb
+
+COMPOSITE_BANDS: dict[str, tuple[str, str, str]] = {
+    "sdss": ("i", "r", "g"),
+    "legacy": ("z", "r", "g"),
+    "euclid": ("H", "J", "Y"),
+}
+"""(red, green, blue) bands per survey."""
+
+BAND_WEIGHTS: dict[str, float] = {"u": 2.5, "g": 1.7, "r": 1.2, "i": 1.0, "z": 1.0, "Y": 1.0, "J": 1.0, "H": 1.0, "VIS": 1.0}
+"""Per-band scaling that balances the colours of typical galaxies (as in SDSS and Legacy Survey composites)."""
+
+
+def composite_bands(survey: str, bands: list[str]) -> tuple[str, str, str]:
+    """Choose (red, green, blue) bands: the survey's usual set if present, else reddest/middle/bluest given."""
+    preferred = COMPOSITE_BANDS.get(survey)
+    if preferred and all(b in bands for b in preferred):
+        return preferred
+    if len(bands) >= 3:
+        return bands[-1], bands[len(bands) // 2], bands[0]
+    return (bands[-1], bands[-1], bands[0]) if len(bands) == 2 else (bands[0],) * 3
+
+
+def lupton_rgb(red: np.ndarray, green: np.ndarray, blue: np.ndarray, bands: tuple[str, str, str],
+               stretch: float = 0.6, q: float = 8.0) -> np.ndarray:
+    """uint8 RGB image from three flux images (nanomaggies per pixel) with an asinh stretch."""
+    scaled = [np.nan_to_num(np.asarray(img, dtype=float)) * BAND_WEIGHTS.get(band, 1.0)
+              for img, band in zip((red, green, blue), bands)]
+    return make_lupton_rgb(*scaled, minimum=0.0, stretch=stretch, Q=q)
