@@ -2,7 +2,11 @@
 # This file only wires things together; the rules live in workflow/rules/*.smk.
 
 
-configfile: "config/config.yaml"
+# The default (offline, mock sky) config, unless the user gives their own with --configfile: a config of a real
+# survey then stands alone instead of being merged into the mock defaults (schema defaults fill what it omits).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -10,6 +14,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mocksky.smk"
+include: "workflow/rules/ingest.smk"
 
 
 localrules:

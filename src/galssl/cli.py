@@ -73,6 +73,45 @@ def cmd_mock_server(args: argparse.Namespace) -> None:
     serve_from_config(config, args.port, fault_rate=args.fault_rate, fault_kinds=kinds)
 
 
+def cmd_catalog(args: argparse.Namespace) -> None:
+    from galssl.catalog import normalise_catalog
+
+    section = json.loads(args.catalog)
+    table = normalise_catalog(
+        args.input, args.out, id_column=section.get("id_column", "object_id"), ra_column=section.get("ra_column", "ra"),
+        dec_column=section.get("dec_column", "dec"), split_fractions=section.get("split", {}), seed=args.seed,
+        labels_path=section.get("labels"), match_radius_arcsec=float(section.get("match_radius_arcsec", 1.0)))
+    print(f"catalogue: {len(table)} objects {table['split'].value_counts().to_dict()} -> {args.out}")
+
+
+def cmd_ingest_shard(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from galssl.ingest import SurveySpec, ingest_shard
+    from galssl.providers import ProviderContext, create_provider
+
+    section = json.loads(args.survey_config)
+    section.setdefault("reproject", args.reproject)
+    spec = SurveySpec.from_config(args.survey, section)
+    context = ProviderContext(args.survey, args.seed, args.cache, json.loads(args.mock) if args.mock else {})
+    provider = create_provider(section, context)
+    catalog = pd.read_parquet(args.catalog, columns=["object_id", "ra", "dec", "split"])
+    ok, failed = ingest_shard(catalog, spec, provider, args.shard, args.shard_size, args.seed, args.out,
+                              args.failures, threads=args.threads)
+    print(f"{args.survey} shard {args.shard}: {ok} objects written, {failed} failed -> {args.out}")
+
+
+def cmd_ingest_manifest(args: argparse.Namespace) -> None:
+    from galssl.ingest import SurveySpec, config_hash, write_manifest
+
+    section = json.loads(args.survey_config)
+    section.setdefault("reproject", args.reproject)
+    spec = SurveySpec.from_config(args.survey, section)
+    dataset_hash = config_hash({"seed": args.seed, "survey": section, "catalog": json.loads(args.catalog_config)})
+    manifest = write_manifest(spec, args.shards, args.failures, args.manifest_out, args.failures_out, dataset_hash)
+    print(f"{args.survey}: {manifest['counts']} -> {args.manifest_out}")
+
+
 def cmd_validate_config(args: argparse.Namespace) -> None:
     from galssl.config import load_config
 
@@ -112,6 +151,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a fault")
     p.add_argument("--fault-kinds", default="error500,error503,rate429,slow,truncated,corrupt,reset")
     p.set_defaults(func=cmd_mock_server)
+
+    p = verbs.add_parser("catalog", help="validate a catalogue, add splits, write catalog.parquet")
+    p.add_argument("--input", required=True, help="CSV, Parquet or FITS table")
+    p.add_argument("--out", required=True)
+    p.add_argument("--catalog", default="{}", help="the catalog config section as JSON")
+    p.add_argument("--seed", type=int, required=True)
+    p.set_defaults(func=cmd_catalog)
+
+    p = verbs.add_parser("ingest-shard", help="fetch, reproject and write one Parquet shard of a survey")
+    p.add_argument("--survey", required=True)
+    p.add_argument("--survey-config", required=True, help="the surveys.<name> config section as JSON")
+    p.add_argument("--mock", help="the mock config section as JSON (provider mock)")
+    p.add_argument("--catalog", required=True, help="normalised catalog.parquet")
+    p.add_argument("--shard", type=int, required=True)
+    p.add_argument("--shard-size", type=int, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--reproject", default="interp")
+    p.add_argument("--cache", required=True, help="per-object download cache folder")
+    p.add_argument("--out", required=True)
+    p.add_argument("--failures", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_ingest_shard)
+
+    p = verbs.add_parser("ingest-manifest", help="gather shards into the dataset manifest and failures table")
+    p.add_argument("--survey", required=True)
+    p.add_argument("--survey-config", required=True)
+    p.add_argument("--catalog-config", default="{}")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--reproject", default="interp")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--failures", nargs="+", required=True)
+    p.add_argument("--manifest-out", required=True)
+    p.add_argument("--failures-out", required=True)
+    p.set_defaults(func=cmd_ingest_manifest)
 
     p = verbs.add_parser("validate-config", help="check a config file against the schema")
     p.add_argument("config")

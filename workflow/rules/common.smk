@@ -34,6 +34,38 @@ def mock_settings_json():
     return json.dumps(config["mock"], sort_keys=True)
 
 
+wildcard_constraints:
+    survey="|".join(sorted(config["surveys"])),
+    shard=r"\d{5}",
+
+
+def catalog_input():
+    """The catalogue the pipeline ingests: the mock sky's, or the user's file."""
+    if config["catalog"]["source"] == "mock":
+        return "results/mock/catalog.parquet"
+    return config["catalog"]["path"]
+
+
+def survey_json(survey):
+    """One survey's config section as canonical JSON (a change re-runs that survey's ingest)."""
+    return json.dumps(config["surveys"][survey], sort_keys=True)
+
+
+def n_catalog_objects():
+    """Number of catalogue rows, known before any job runs (so the shard scatter is fixed at DAG time)."""
+    if config["catalog"]["source"] == "mock":
+        return config["mock"]["n_objects"]
+    from galssl.catalog import count_rows
+
+    return count_rows(config["catalog"]["path"])
+
+
+def shard_files(survey, kind):
+    """Paths of every shard (kind='shards') or per-shard failures table (kind='failures') of a survey."""
+    n_shards = -(-n_catalog_objects() // config["ingest"]["shard_size"])
+    return [f"results/{survey}/{kind}/shard-{index:05d}.parquet" for index in range(n_shards)]
+
+
 def all_targets():
     """Final outputs of the default DAG (`snakemake all`)."""
     targets = []
@@ -43,4 +75,6 @@ def all_targets():
             "results/mock/labels.parquet",
             "results/mock/gallery.png",
         ]
+    for survey in config["surveys"]:
+        targets += [f"results/{survey}/manifest.json", f"results/{survey}/failures.parquet"]
     return targets

@@ -1,0 +1,397 @@
+"""Read, validate and normalise user catalogues; assign train/val/test splits; cross-match label tables.
+
+The normalised catalogue (``catalog.parquet``) has ``object_id`` (str), ``ra`` and ``dec`` (float64, degrees,
+ICRS) first, then ``split``, then every other column of the input. Object ids become cache file names, so they
+are checked to be safe as file names on every platform before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from numbers import Real
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galssl.errors import ConfigError, DataError
+from galssl.io import write_parquet_atomic
+
+SPLIT_NAMES = ("train", "val", "test")
+SPLIT_TOLERANCE = 1e-6
+CORE_COLUMNS = ("object_id", "ra", "dec")
+MAX_ID_LENGTH = 128
+# Ids become file names: a conservative portable alphabet, no leading '.' (hidden, '..') or '-' (option-like).
+SAFE_ID = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
+FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".fits": "FITS", ".fit": "FITS",
+           ".fits.gz": "FITS", ".fit.gz": "FITS", ".h5": "Galaxy10 HDF5", ".hdf5": "Galaxy10 HDF5"}
+MAX_EXACT_FLOAT_INT = 2**53
+
+
+def read_catalog(path: str | os.PathLike[str], id_column: str = "object_id", ra_column: str = "ra",
+                 dec_column: str = "dec") -> pd.DataFrame:
+    """Read a CSV, Parquet or FITS catalogue and return it validated and normalised.
+
+    The result has ``object_id`` (str), ``ra`` and ``dec`` (float64 degrees) first, then every other input
+    column unchanged (FITS big-endian and byte-string columns become native pandas types). An extra input column
+    that is already called ``object_id``, ``ra`` or ``dec`` but is not the chosen one is kept as
+    ``<name>_original``. Integer ids become exact decimal strings. Raises DataError (one line, naming the file,
+    the column or row and the fix) for any problem; see ``validate_catalog``.
+    """
+    if len({id_column, ra_column, dec_column}) < 3:
+        raise ConfigError(f"config error: catalog.id_column, ra_column and dec_column must name three different "
+                          f"columns (got {id_column!r}, {ra_column!r}, {dec_column!r})")
+    table = _read_table(path, id_column)
+    return validate_catalog(table, str(path), id_column, ra_column, dec_column)
+
+
+def validate_catalog(table: pd.DataFrame, name: str, id_column: str = "object_id", ra_column: str = "ra",
+                     dec_column: str = "dec") -> pd.DataFrame:
+    """Check a raw catalogue table and return the normalised frame (see ``read_catalog``).
+
+    Checks, in order: the three columns exist; there is at least one row; every id is present, safe as a file
+    name (``[A-Za-z0-9._+-]``, not starting with '.' or '-', at most 128 characters), unique, and unique ignoring
+    case; ra and dec are numeric, finite, ra in [0, 360) and dec in [-90, 90] degrees. ``name`` (the file) starts
+    every DataError message.
+    """
+    for column, key in ((id_column, "id_column"), (ra_column, "ra_column"), (dec_column, "dec_column")):
+        if column not in table.columns:
+            raise DataError(f"catalogue {name}: missing column {column!r} (columns: {_column_list(table)}; "
+                            f"set catalog.{key}{_did_you_mean(column, table.columns)})")
+    if len(table) == 0:
+        raise DataError(f"catalogue {name}: no rows (the table has only a header); give at least one object")
+    table = table.reset_index(drop=True)
+    source = f"catalogue {name}"
+    object_ids = _ids_as_strings(table[id_column], source, id_column)
+    _check_ids(object_ids, source, id_column)
+    ra = _coordinate(table[ra_column], object_ids, source, ra_column, "ra")
+    dec = _coordinate(table[dec_column], object_ids, source, dec_column, "dec")
+    _check_coordinates(ra, dec, object_ids, source, ra_column, dec_column)
+
+    rest = table.drop(columns=[id_column, ra_column, dec_column])
+    rest = rest.rename(columns={c: f"{c}_original" for c in rest.columns if c in CORE_COLUMNS})
+    core = pd.DataFrame({"object_id": object_ids.astype(str), "ra": ra, "dec": dec})
+    return pd.concat([core, rest], axis=1)
+
+
+def assign_split(object_ids: Iterable[str], fractions: Mapping[str, float], seed: int) -> np.ndarray:
+    """Deterministic train/val/test label for each id, from a blake2b hash of ``(seed, object_id)``.
+
+    Each object's split depends only on its own id and the seed, never on row order or on the other objects, so
+    adding objects never moves existing ones. ``fractions`` maps split names (train, val, test; a missing one
+    counts as 0) to fractions in [0, 1] that sum to 1 within 1e-6; otherwise ConfigError naming catalog.split.
+    """
+    cumulative = _split_edges(fractions)
+    names = np.array(SPLIT_NAMES)
+    last_used = max(i for i, name in enumerate(SPLIT_NAMES) if fractions.get(name, 0.0) > 0)
+    uniform = np.array([_unit_hash(str(object_id), seed) for object_id in object_ids], dtype=np.float64)
+    index = np.searchsorted(cumulative, uniform, side="right")
+    # A hash in the rounding gap [sum, 1) goes to the last split that is in use, never to an empty one.
+    index = np.minimum(index, last_used)
+    return names[index]
+
+
+def crossmatch_labels(catalog_df: pd.DataFrame, labels_df: pd.DataFrame, radius_arcsec: float,
+                      label_ra: str = "ra", label_dec: str = "dec") -> pd.DataFrame:
+    """Attach to each catalogue row the nearest label row within ``radius_arcsec`` (both in ICRS degrees).
+
+    Returns the catalogue (index reset, same row order) with every label column appended and
+    ``match_separation_arcsec``. A label column whose name is already taken (``object_id``, ``ra``, ``dec``...)
+    gets the suffix ``_label``. Unmatched rows get NaN labels and separation. Matching is one-to-one: when a
+    label row is the nearest one of several catalogue objects, only the closest object keeps it (ties go to the
+    earlier row) and the others are left unmatched, not re-matched to their second-nearest label.
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord, match_coordinates_sky
+
+    if isinstance(radius_arcsec, bool) or not isinstance(radius_arcsec, Real) or not 0 < radius_arcsec < math.inf:
+        raise ConfigError(f"config error: catalog.match_radius_arcsec must be a number > 0 (got {radius_arcsec!r})")
+    if not {"ra", "dec"} <= set(catalog_df.columns):
+        raise DataError(f"catalogue: missing ra/dec columns (columns: {_column_list(catalog_df)}); cross-match a "
+                        f"catalogue returned by read_catalog")
+    for column, key in ((label_ra, "label_ra"), (label_dec, "label_dec")):
+        if column not in labels_df.columns:
+            raise DataError(f"labels table: missing column {column!r} (columns: {_column_list(labels_df)}; "
+                            f"set {key}{_did_you_mean(column, labels_df.columns)})")
+    catalog = catalog_df.reset_index(drop=True)
+    labels = labels_df.reset_index(drop=True)
+    label_ids = pd.Series([f"label row {i + 1}" for i in range(len(labels))], dtype=object)
+    labels_ra = _coordinate(labels[label_ra], label_ids, "labels table", label_ra, "ra")
+    labels_dec = _coordinate(labels[label_dec], label_ids, "labels table", label_dec, "dec")
+    _check_coordinates(labels_ra, labels_dec, label_ids, "labels table", label_ra, label_dec)
+
+    match_index = np.full(len(catalog), -1, dtype=np.int64)
+    separation = np.full(len(catalog), np.nan)
+    if len(catalog) and len(labels):
+        targets = SkyCoord(catalog["ra"].to_numpy(float) * u.deg, catalog["dec"].to_numpy(float) * u.deg)
+        sources = SkyCoord(labels_ra * u.deg, labels_dec * u.deg)
+        nearest, angle, _ = match_coordinates_sky(targets, sources)
+        nearest_arcsec = angle.to_value(u.arcsec)
+        within = np.flatnonzero(nearest_arcsec <= radius_arcsec)
+        # Sort candidates by (label, separation, row) so the first of each label is its closest object.
+        order = within[np.lexsort((within, nearest_arcsec[within], nearest[within]))]
+        _, first = np.unique(nearest[order], return_index=True)
+        winners = order[first]
+        match_index[winners] = nearest[winners]
+        separation[winners] = nearest_arcsec[winners]
+
+    taken = set(catalog.columns) | {"match_separation_arcsec"}
+    renamed = {}
+    for column in labels.columns:
+        new_name = column
+        while new_name in taken:
+            new_name = f"{new_name}_label"
+        taken.add(new_name)
+        renamed[column] = new_name
+    # reindex with -1 (no such row) yields an all-NaN row for every unmatched catalogue object.
+    matched = labels.rename(columns=renamed).reindex(match_index).reset_index(drop=True)
+    result = pd.concat([catalog, matched], axis=1)
+    result["match_separation_arcsec"] = separation
+    return result
+
+
+def normalise_catalog(path_in: str | os.PathLike[str], path_out: str | os.PathLike[str], *,
+                      id_column: str = "object_id", ra_column: str = "ra", dec_column: str = "dec",
+                      split_fractions: Mapping[str, float], seed: int,
+                      labels_path: str | os.PathLike[str] | None = None,
+                      match_radius_arcsec: float = 1.0) -> pd.DataFrame:
+    """Read and validate ``path_in``, add ``split``, optionally cross-match a label table, write ``path_out``.
+
+    ``labels_path`` is a CSV/Parquet/FITS table with ``ra``/``dec`` columns (degrees) whose rows are attached by
+    ``crossmatch_labels`` within ``match_radius_arcsec``. An input column already named ``split`` is kept as
+    ``split_original``. The Parquet output is written atomically and only after every check has passed, so a
+    failing catalogue leaves no file behind. Returns the written frame.
+    """
+    _split_edges(split_fractions)
+    catalog = read_catalog(path_in, id_column=id_column, ra_column=ra_column, dec_column=dec_column)
+    if "split" in catalog.columns:
+        catalog = catalog.rename(columns={"split": "split_original"})
+    catalog.insert(3, "split", assign_split(catalog["object_id"], split_fractions, seed))
+    catalog["split"] = catalog["split"].astype(str)
+    if labels_path is not None:
+        labels = _read_table(labels_path, what="labels table", key="catalog.labels")
+        for column in ("ra", "dec"):
+            if column not in labels.columns:
+                raise DataError(f"labels table {labels_path}: missing column {column!r} "
+                                f"(columns: {_column_list(labels)}; rename its coordinates to ra and dec, degrees)")
+        if len(labels) == 0:
+            raise DataError(f"labels table {labels_path}: no rows; give at least one labelled object")
+        label_ids = pd.Series([f"label row {i + 1}" for i in range(len(labels))], dtype=object)
+        label_ra = _coordinate(labels["ra"], label_ids, f"labels table {labels_path}", "ra", "ra")
+        label_dec = _coordinate(labels["dec"], label_ids, f"labels table {labels_path}", "dec", "dec")
+        _check_coordinates(label_ra, label_dec, label_ids, f"labels table {labels_path}", "ra", "dec")
+        catalog = crossmatch_labels(catalog, labels, match_radius_arcsec)
+    write_parquet_atomic(catalog, path_out)
+    return catalog
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+def _read_table(path: str | os.PathLike[str], id_column: str | None = None, what: str = "catalogue",
+                key: str = "catalog.path") -> pd.DataFrame:
+    """Read a table by extension; the id column of a CSV is read verbatim as text (no 'NA' → NaN, no floats).
+
+    ``what`` starts every message ("catalogue", "labels table"); ``key`` is the setting that names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path}: file not found (set {key} to an existing CSV, Parquet or FITS table)")
+    lowered = path.name.lower()
+    suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if lowered.endswith(s)), None)
+    if suffix is None:
+        raise DataError(f"{what} {path}: unknown file type {''.join(path.suffixes) or '(no extension)'!r} "
+                        f"(use {', '.join(FORMATS)})")
+    kind = FORMATS[suffix]
+    try:
+        if kind == "CSV":
+            table = pd.read_csv(path)
+            if id_column is not None and id_column in table.columns:
+                raw_ids = pd.read_csv(path, usecols=[id_column], dtype=str, na_filter=False)[id_column]
+                table[id_column] = raw_ids.to_numpy(dtype=object)
+        elif kind == "Parquet":
+            table = pd.read_parquet(path)
+            if any(name is not None for name in table.index.names):
+                table = table.reset_index()  # an id stored as the pandas index is an ordinary column here
+        elif kind == "FITS":
+            table = _read_fits(path)
+        else:  # a Galaxy10-layout HDF5 file is its own catalogue (g10_NNNNN ids, classes, redshifts)
+            from galssl.providers.files import galaxy10_table
+
+            table = galaxy10_table(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what} {path}: empty file (no header, no rows); give a table with at least one "
+                        f"object") from None
+    except DataError:
+        raise
+    except Exception as error:  # every reader fails differently on a corrupt file; all mean the same to a user
+        detail = " ".join(str(error).split())[:160]
+        raise DataError(f"{what} {path}: cannot read as {kind} ({type(error).__name__}: {detail}); check the "
+                        f"file is a valid {kind} table") from None
+    table.columns = [str(column) for column in table.columns]
+    return table
+
+
+def _read_fits(path: Path) -> pd.DataFrame:
+    """First table HDU of a FITS file as native-endian pandas columns, strings decoded."""
+    import warnings
+
+    from astropy.table import Table
+    from astropy.units import UnitsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnitsWarning)  # a non-standard unit string must not stop ingestion
+        table = Table.read(path, format="fits", character_as_bytes=False)
+    frame = table.to_pandas()
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, np.dtype) and not values.dtype.isnative:
+            frame[column] = values.astype(values.dtype.newbyteorder("="))
+        elif values.dtype == object and values.map(lambda v: isinstance(v, bytes)).any():
+            frame[column] = values.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
+    return frame
+
+
+# --- validation --------------------------------------------------------------------------------------------
+
+def _ids_as_strings(raw: pd.Series, source: str, column: str) -> pd.Series:
+    """Ids as exact strings (object dtype, None where missing); integer ids never pass through float."""
+    if pd.api.types.is_integer_dtype(raw.dtype):
+        return pd.Series([None if pd.isna(v) else str(int(v)) for v in raw], dtype=object)
+    if pd.api.types.is_float_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=float, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        if np.any(finite != np.round(finite)) or np.any(np.abs(finite) > MAX_EXACT_FLOAT_INT):
+            raise DataError(f"{source}: column {column!r} holds ids as floating point numbers, which "
+                            f"cannot represent large ids exactly; store the ids as integers or text")
+        return pd.Series([str(int(v)) if math.isfinite(v) else None for v in values], dtype=object)
+    out = []
+    for value in raw.to_numpy(dtype=object):
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        out.append(None if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+                   else str(value))
+    return pd.Series(out, dtype=object)
+
+
+def _check_ids(object_ids: pd.Series, source: str, column: str) -> None:
+    """Ids present, safe as file names, unique (also ignoring case, for case-insensitive file systems)."""
+    missing = np.flatnonzero([value is None or value == "" for value in object_ids])
+    if len(missing):
+        raise DataError(f"{source}: {_count(len(missing), 'row')} with an empty or missing id in column "
+                        f"{column!r} (first: row {missing[0] + 1}); give every object an id")
+    unsafe = [i for i, value in enumerate(object_ids) if len(value) > MAX_ID_LENGTH or not SAFE_ID.fullmatch(value)]
+    if unsafe:
+        first = object_ids[unsafe[0]]
+        shown = repr(first) if len(first) <= 40 else repr(first[:40]) + "..."
+        raise DataError(f"{source}: {_count(len(unsafe), 'id')} in column {column!r} unsafe as file names "
+                        f"(first: {shown} in row {unsafe[0] + 1}); use only letters, digits and . _ + -, not "
+                        f"starting with . or -, at most {MAX_ID_LENGTH} characters")
+    for keys, how in ((object_ids, "duplicate"), (object_ids.str.lower(), "case-insensitive duplicate")):
+        repeated = keys[keys.duplicated(keep=False)]
+        if len(repeated):
+            first = repeated.iloc[0]
+            rows = ", ".join(str(i + 1) for i in repeated.index[repeated == first][:3])
+            fix = "ids must be unique" if how == "duplicate" else \
+                "ids become file names and must differ by more than letter case"
+            raise DataError(f"{source}: {_count(repeated.nunique(), how + ' id')} in column {column!r} (first: "
+                            f"{object_ids[repeated.index[0]]!r} in rows {rows}); {fix}")
+
+
+def _coordinate(raw: pd.Series, object_ids: pd.Series, source: str, column: str, role: str) -> np.ndarray:
+    """A coordinate column as float64 degrees; DataError naming the first non-numeric row."""
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        raise DataError(f"{source}: column {column!r} ({role}) is boolean, not numeric; set "
+                        f"catalog.{role}_column to the {role} in decimal degrees")
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        return raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(numbers.isna().to_numpy() & raw.notna().to_numpy())
+    if len(bad):
+        value = raw.iloc[bad[0]]
+        value = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        raise DataError(f"{source}: non-numeric {role} in column {column!r}, row {bad[0] + 1} "
+                        f"(id {object_ids.iloc[bad[0]]!r}): {str(value)[:40]!r}; give {role} in decimal degrees "
+                        f"(convert sexagesimal values first)")
+    return numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _check_coordinates(ra: np.ndarray, dec: np.ndarray, object_ids: pd.Series, source: str, ra_column: str,
+                       dec_column: str) -> None:
+    """Finite coordinates, ra in [0, 360), dec in [-90, 90] (degrees)."""
+    nonfinite = np.flatnonzero(~(np.isfinite(ra) & np.isfinite(dec)))
+    if len(nonfinite):
+        i = nonfinite[0]
+        raise DataError(f"{source}: {_count(len(nonfinite), 'row')} with NaN/inf/missing coordinates (first: "
+                        f"id {object_ids.iloc[i]!r}, {ra_column}={ra[i]}, {dec_column}={dec[i]}); drop those rows "
+                        f"or fill in ra and dec")
+    bad_ra = np.flatnonzero((ra < 0) | (ra >= 360))
+    if len(bad_ra):
+        i = bad_ra[0]
+        raise DataError(f"{source}: {_count(len(bad_ra), 'row')} with {ra_column!r} outside [0, 360) degrees "
+                        f"(first: id {object_ids.iloc[i]!r}, ra={ra[i]}); wrap ra into [0, 360), e.g. ra % 360")
+    bad_dec = np.flatnonzero((dec < -90) | (dec > 90))
+    if len(bad_dec):
+        i = bad_dec[0]
+        raise DataError(f"{source}: {_count(len(bad_dec), 'row')} with {dec_column!r} outside [-90, 90] "
+                        f"degrees (first: id {object_ids.iloc[i]!r}, dec={dec[i]}); check catalog.dec_column is "
+                        f"the declination in degrees")
+
+
+# --- splits and helpers ------------------------------------------------------------------------------------
+
+def _split_edges(fractions: Mapping[str, float]) -> np.ndarray:
+    """Cumulative upper edges of train, val, test in [0, 1]; ConfigError naming catalog.split if invalid."""
+    unknown = sorted(set(fractions) - set(SPLIT_NAMES))
+    if unknown:
+        raise ConfigError(f"config error: catalog.split has unknown split {unknown[0]!r} (allowed: "
+                          f"{', '.join(SPLIT_NAMES)})")
+    values = []
+    for split in SPLIT_NAMES:
+        value = fractions.get(split, 0.0)
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= value <= 1.0:
+            raise ConfigError(f"config error: catalog.split.{split} must be a number in [0, 1] (got {value!r})")
+        values.append(float(value))
+    total = sum(values)
+    if abs(total - 1.0) > SPLIT_TOLERANCE:
+        raise ConfigError(f"config error: catalog.split fractions must sum to 1 (got train + val + test = "
+                          f"{total:.6g})")
+    return np.cumsum(values)
+
+
+def _unit_hash(object_id: str, seed: int) -> float:
+    """A number in [0, 1) from (seed, object_id); tagged so it is independent of the shard-ordering hash."""
+    digest = hashlib.blake2b(f"split:{seed}:{object_id}".encode(), digest_size=8).digest()
+    return (int.from_bytes(digest, "little") >> 11) / 2.0**53  # 53 bits: exact in a float64, never 1.0
+
+
+def _column_list(table: pd.DataFrame, limit: int = 12) -> str:
+    """The table's column names for a message, shortened after ``limit``."""
+    names = [str(column) for column in table.columns]
+    shown = ", ".join(names[:limit])
+    return (shown + f", ... ({len(names)} in all)" if len(names) > limit else shown) or "none"
+
+
+def _did_you_mean(column: str, columns: Iterable[object]) -> str:
+    """'; did you mean X?' when a column differs only by case or surrounding spaces, else ''."""
+    wanted = column.strip().lower()
+    close = [str(c) for c in columns if str(c).strip().lower() == wanted]
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 row', '3 rows'."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def count_rows(path: str | os.PathLike[str]) -> int:
+    """Number of objects in a catalogue file, cheaply where the format allows (used to plan the shard scatter)."""
+    lowered = str(path).lower()
+    if lowered.endswith((".parquet", ".pq")) and Path(path).is_file():
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return len(_read_table(path))

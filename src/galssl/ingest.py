@@ -1,0 +1,140 @@
+"""Ingest one shard: fetch each object's native cutouts, reproject to the survey's target grid, write Parquet.
+
+A shard is one Snakemake job (scatter); failed objects go to a per-shard failures table instead of failing the
+run; ``write_manifest`` gathers shard statistics into the dataset manifest (JSON) and one ``failures.parquet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from galssl.errors import ConfigError, GalsslError
+from galssl.io import write_parquet_atomic, write_text_atomic
+from galssl.providers.base import FetchError, Provider
+from galssl.reproject import TargetGrid, to_target
+from galssl.shards import ShardRow, assign_shards, shard_schema, write_shard
+
+FAILURE_COLUMNS = {"object_id": "string", "survey": "string", "reason": "string", "attempts": "int64"}
+
+
+@dataclass(frozen=True)
+class SurveySpec:
+    """The target side of one ``surveys.<name>`` config section."""
+
+    name: str
+    provider: str
+    bands: list[str]
+    pixel_scale_arcsec: float
+    cutout_size: int
+    reproject_method: str = "interp"
+
+    @classmethod
+    def from_config(cls, name: str, section: dict) -> "SurveySpec":
+        return cls(name, section["provider"], list(section["bands"]), float(section["pixel_scale_arcsec"]),
+                   int(section.get("cutout_size", 64)), str(section.get("reproject", "interp")))
+
+    @property
+    def grid(self) -> TargetGrid:
+        return TargetGrid(self.pixel_scale_arcsec, self.cutout_size)
+
+
+def _ingest_one(provider: Provider, spec: SurveySpec, row: pd.Series) -> ShardRow | dict:
+    """Fetch + reproject one object; a failure becomes a failures-table row."""
+    try:
+        images = provider.fetch(row.object_id, float(row.ra), float(row.dec), spec.grid.fetch_size_arcsec)
+        result = to_target(images, spec.grid, float(row.ra), float(row.dec), spec.reproject_method)
+    except FetchError as error:
+        return {"object_id": row.object_id, "survey": spec.name, "reason": error.reason, "attempts": error.attempts}
+    except (GalsslError, ValueError, OSError) as error:  # corrupt or unusable images: record, never crash the shard
+        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        return {"object_id": row.object_id, "survey": spec.name, "reason": reason, "attempts": 1}
+    return ShardRow(row.object_id, float(row.ra), float(row.dec), spec.name, row.split, result.image,
+                    result.mask_fraction, result.psf_fwhm_arcsec, result.sky_median, result.sky_mad, result.unit)
+
+
+def ingest_shard(catalog: pd.DataFrame, spec: SurveySpec, provider: Provider, shard_index: int, shard_size: int,
+                 seed: int, shard_path: str, failures_path: str, threads: int = 1) -> tuple[int, int]:
+    """Ingest the objects of one shard; write the shard and its failures atomically. Returns (ok, failed)."""
+    assignment = assign_shards(catalog["object_id"].tolist(), shard_size, seed)
+    members = catalog[catalog["object_id"].map(assignment) == shard_index]
+    if members.empty:
+        raise ConfigError(f"shard {shard_index} is empty: the catalogue has {len(catalog)} objects in shards of {shard_size}")
+    rows: list[ShardRow] = []
+    failures: list[dict] = []
+    progress = tqdm(total=len(members), desc=f"{spec.name} shard {shard_index}", unit="obj", file=sys.stderr,
+                    mininterval=2.0, disable=None)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for outcome in pool.map(lambda item: _ingest_one(provider, spec, item[1]), members.iterrows()):
+            (rows if isinstance(outcome, ShardRow) else failures).append(outcome)
+            progress.update()
+    progress.close()
+    units = sorted({row.unit for row in rows})
+    if len(units) > 1:
+        raise ConfigError(f"surveys.{spec.name}: images of one survey come in several units ({', '.join(units)})")
+    unit = units[0] if units else "nanomaggy"
+    write_shard(shard_path, rows, shard_schema(spec.bands, spec.cutout_size, spec.pixel_scale_arcsec, unit))
+    failure_table = pd.DataFrame(failures, columns=list(FAILURE_COLUMNS)).astype(FAILURE_COLUMNS)
+    write_parquet_atomic(failure_table.sort_values("object_id", ignore_index=True), failures_path)
+    return len(rows), len(failures)
+
+
+def config_hash(*sections: dict) -> str:
+    """SHA-256 of the canonical JSON of the config sections that define a dataset."""
+    return hashlib.sha256(json.dumps(sections, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("galssl", "numpy", "astropy", "reproject", "pyarrow", "GalSim", "astroquery", "pandas"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list[str], manifest_path: str,
+                   failures_out: str, dataset_hash: str) -> dict:
+    """Gather per-shard columns (never the images) into the manifest JSON and one failures table."""
+    stats = pa.concat_tables([pq.read_table(p, columns=["split", "mask_fraction", "psf_fwhm_arcsec", "sky_median", "sky_mad"])
+                              for p in shard_paths]).to_pandas()
+    failures = pd.concat([pd.read_parquet(p) for p in failure_paths], ignore_index=True) if failure_paths else \
+        pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    failures = failures.astype(FAILURE_COLUMNS).sort_values("object_id", ignore_index=True)
+
+    def per_band(column: str) -> np.ndarray:
+        return np.stack(stats[column].map(np.asarray).to_list()) if len(stats) else np.full((0, len(spec.bands)), np.nan)
+
+    medians, mads, psfs = per_band("sky_median"), per_band("sky_mad"), per_band("psf_fwhm_arcsec")
+    manifest = {
+        "survey": spec.name, "provider": spec.provider, "bands": spec.bands,
+        "image_shape": [len(spec.bands), spec.cutout_size, spec.cutout_size], "image_dtype": "float32 (little-endian)",
+        "image_unit": pq.read_schema(shard_paths[0]).metadata[b"galssl.image_unit"].decode(),
+        "pixel_scale_arcsec": spec.pixel_scale_arcsec,
+        "reproject_method": spec.reproject_method,
+        "shards": [os.path.basename(p) for p in shard_paths],
+        "counts": {"objects": int(len(stats)), "failed": int(len(failures)),
+                   "by_split": {k: int(v) for k, v in sorted(stats["split"].value_counts().items())}},
+        "band_statistics": {
+            band: {"sky_median": float(np.nanmedian(medians[:, i])) if len(stats) else None,
+                   "sky_mad": float(np.nanmedian(mads[:, i])) if len(stats) else None,
+                   "psf_fwhm_arcsec_median": (float(np.nanmedian(psfs[:, i])) if len(stats) and np.isfinite(psfs[:, i]).any() else None)}
+            for i, band in enumerate(spec.bands)},
+        "mask_fraction_mean": float(stats["mask_fraction"].mean()) if len(stats) else None,
+        "config_hash": dataset_hash, "versions": _versions(),
+    }
+    write_parquet_atomic(failures, failures_out)
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest

@@ -1,0 +1,105 @@
+"""Parquet shards of reprojected cutouts, and the dataset manifest.
+
+Layout of a shard (readable with plain pyarrow/pandas): one row per object with ``object_id, ra, dec, survey,
+split``, ``image`` — a binary blob of (bands, size, size) little-endian float32 in C order, nanomaggies per target
+pixel — ``mask_fraction`` (share of target pixels the source did not cover, set to 0), and per band lists
+``psf_fwhm_arcsec``, ``sky_median``, ``sky_mad``. The shape, dtype and bands are also in the file's schema metadata.
+Labels never live here: they stay in their own table, joined on ``object_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from galssl.errors import DataError
+from galssl.io import atomic_path
+
+IMAGE_DTYPE = np.dtype("<f4")
+
+
+def shard_schema(bands: list[str], size: int, pixel_scale_arcsec: float, unit: str = "nanomaggy") -> pa.Schema:
+    """Arrow schema of a shard, with the image layout in the metadata."""
+    per_band = pa.list_(pa.float32())
+    metadata = {"galssl.image_shape": json.dumps([len(bands), size, size]), "galssl.image_dtype": IMAGE_DTYPE.str,
+                "galssl.bands": json.dumps(bands), "galssl.pixel_scale_arcsec": repr(float(pixel_scale_arcsec)),
+                "galssl.image_unit": f"{unit} per target pixel"}
+    return pa.schema([("object_id", pa.string()), ("ra", pa.float64()), ("dec", pa.float64()), ("survey", pa.string()),
+                      ("split", pa.string()), ("image", pa.binary()), ("mask_fraction", pa.float32()),
+                      ("psf_fwhm_arcsec", per_band), ("sky_median", per_band), ("sky_mad", per_band)], metadata=metadata)
+
+
+@dataclass
+class ShardRow:
+    """One object's entry in a shard."""
+
+    object_id: str
+    ra: float
+    dec: float
+    survey: str
+    split: str
+    image: np.ndarray
+    mask_fraction: float
+    psf_fwhm_arcsec: np.ndarray
+    sky_median: np.ndarray
+    sky_mad: np.ndarray
+    unit: str = "nanomaggy"
+
+
+def write_shard(path: str | os.PathLike, rows: list[ShardRow], schema: pa.Schema) -> None:
+    """Write one shard atomically (rows sorted by object_id for byte-stable output)."""
+    rows = sorted(rows, key=lambda row: row.object_id)
+    columns = {
+        "object_id": [r.object_id for r in rows], "ra": [r.ra for r in rows], "dec": [r.dec for r in rows],
+        "survey": [r.survey for r in rows], "split": [r.split for r in rows],
+        "image": [np.ascontiguousarray(r.image, dtype=IMAGE_DTYPE).tobytes() for r in rows],
+        "mask_fraction": [r.mask_fraction for r in rows],
+        "psf_fwhm_arcsec": [np.asarray(r.psf_fwhm_arcsec, np.float32).tolist() for r in rows],
+        "sky_median": [np.asarray(r.sky_median, np.float32).tolist() for r in rows],
+        "sky_mad": [np.asarray(r.sky_mad, np.float32).tolist() for r in rows],
+    }
+    table = pa.table(columns, schema=schema)
+    with atomic_path(path, suffix=".parquet.tmp") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def image_shape(schema: pa.Schema) -> tuple[int, int, int]:
+    """(bands, size, size) from a shard's metadata."""
+    try:
+        return tuple(json.loads(schema.metadata[b"galssl.image_shape"]))
+    except (KeyError, TypeError) as error:
+        raise DataError("not a galssl shard: its schema has no galssl.image_shape metadata") from error
+
+
+def read_images(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """(object_ids, images as (n, bands, size, size) float32) of one shard."""
+    table = pq.read_table(path, columns=["object_id", "image"])
+    shape = image_shape(pq.read_schema(path))
+    blob = b"".join(table.column("image").to_pylist())
+    images = np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape((table.num_rows, *shape))
+    return table.column("object_id").to_pylist(), images
+
+
+def iter_batches(paths: list[str], batch_size: int = 256, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream record batches over shards without loading a whole shard (memory flat in dataset size)."""
+    for path in paths:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns)
+
+
+def shard_of(object_id: str, seed: int) -> int:
+    """A stable 64-bit key used to order objects before cutting them into shards."""
+    digest = hashlib.blake2b(f"{seed}:{object_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def assign_shards(object_ids: list[str], shard_size: int, seed: int) -> dict[str, int]:
+    """Deterministic object → shard index: order by a hash of (seed, id), cut into runs of ``shard_size``."""
+    ordered = sorted(object_ids, key=lambda oid: (shard_of(oid, seed), oid))
+    return {object_id: rank // shard_size for rank, object_id in enumerate(ordered)}

@@ -1,0 +1,75 @@
+# Catalogue → cutouts → reprojected Parquet shards. Scatter: one job per shard; gather: manifest + failures.
+
+
+rule catalog:
+    input:
+        catalog_input(),
+    output:
+        "results/catalog/catalog.parquet",
+    params:
+        seed=config["seed"],
+        catalog=json.dumps(config["catalog"], sort_keys=True),
+    log:
+        "logs/ingest/catalog.log",
+    benchmark:
+        "benchmarks/rules/ingest/catalog.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "galssl catalog --input {input} --out {output} --catalog {params.catalog:q} --seed {params.seed} > {log} 2>&1"
+
+
+rule ingest_shard:
+    input:
+        catalog="results/catalog/catalog.parquet",
+    output:
+        shard="results/{survey}/shards/shard-{shard}.parquet",
+        failures="results/{survey}/failures/shard-{shard}.parquet",
+    params:
+        seed=config["seed"],
+        survey=lambda w: survey_json(w.survey),
+        mock=mock_settings_json(),
+        shard_size=config["ingest"]["shard_size"],
+        reproject=config["ingest"]["reproject"],
+    log:
+        "logs/ingest/{survey}.shard-{shard}.log",
+    benchmark:
+        "benchmarks/rules/ingest/{survey}.shard-{shard}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    shell:
+        "galssl ingest-shard --survey {wildcards.survey} --survey-config {params.survey:q} --mock {params.mock:q}"
+        " --catalog {input.catalog} --shard {wildcards.shard} --shard-size {params.shard_size} --seed {params.seed}"
+        " --reproject {params.reproject} --cache results/{wildcards.survey}/cache --threads {threads}"
+        " --out {output.shard} --failures {output.failures} > {log} 2>&1"
+
+
+rule ingest_manifest:
+    input:
+        shards=lambda w: shard_files(w.survey, "shards"),
+        failures=lambda w: shard_files(w.survey, "failures"),
+    output:
+        manifest="results/{survey}/manifest.json",
+        failures="results/{survey}/failures.parquet",
+    params:
+        seed=config["seed"],
+        survey=lambda w: survey_json(w.survey),
+        catalog=json.dumps(config["catalog"], sort_keys=True),
+        reproject=config["ingest"]["reproject"],
+    log:
+        "logs/ingest/{survey}.manifest.log",
+    benchmark:
+        "benchmarks/rules/ingest/{survey}.manifest.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "galssl ingest-manifest --survey {wildcards.survey} --survey-config {params.survey:q}"
+        " --catalog-config {params.catalog:q} --seed {params.seed} --reproject {params.reproject}"
+        " --shards {input.shards} --failures {input.failures}"
+        " --manifest-out {output.manifest} --failures-out {output.failures} > {log} 2>&1"
