@@ -28,6 +28,8 @@ import pandas as pd
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from galssl.wcsutil import celestial_wcs
+
 from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path, write_parquet_atomic
 from galssl.providers.base import BandImage, FetchError
@@ -208,8 +210,9 @@ class FitsFolderProvider:
             raise FetchError(f"no file {name} for {object_id}")
         try:
             with fits.open(path, memmap=False) as hdul:
-                primary = hdul[0].header.copy()
-                hdus = [(hdu.header.copy(), np.asarray(hdu.data))
+                # Headers stay valid after close (memmap=False); copying them would re-parse every card.
+                primary = hdul[0].header
+                hdus = [(hdu.header, np.asarray(hdu.data))
                         for hdu in hdul if hdu.is_image and hdu.data is not None]
         except _FITS_ERRORS as error:
             raise FetchError(f"{name} for {object_id} is not a readable FITS file ({_first_line(error)})") from None
@@ -245,7 +248,7 @@ class FitsFolderProvider:
     def _band_image(band: str, header: fits.Header, primary: fits.Header, data: np.ndarray, name: str,
                     object_id: str) -> BandImage:
         try:
-            wcs = WCS(header).celestial
+            wcs = celestial_wcs(header)
         except (ValueError, KeyError, MemoryError) as error:
             raise FetchError(f"{name} for {object_id}: unusable WCS in band {band} ({_first_line(error)})") from None
         if not wcs.has_celestial or wcs.naxis != 2:
