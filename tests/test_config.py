@@ -49,7 +49,8 @@ def test_default_config_validates_and_gets_defaults() -> None:
     assert config["surveys"]["sdss"]["cutout_size"] == 64
     assert config["ingest"] == {"shard_size": 500, "reproject": "interp"}
     assert config["surveys"]["sdss"]["max_retries"] == 5
-    for stage in ("pretrain", "embed", "probes", "photoz", "maps", "search", "report"):
+    assert config["pretrain"]["methods"] == ["simclr", "moco", "mae", "supervised"]
+    for stage in ("embed", "probes", "photoz", "maps", "search", "report"):
         assert config[stage] == {}
     assert "ingest" not in raw, "validate_config must fill a copy, not the caller's dict"
     assert load_config(DEFAULT_CONFIG) == config

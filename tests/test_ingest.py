@@ -98,3 +98,18 @@ def test_empty_shard_index_is_a_clear_error(tmp_path, setup):
     with pytest.raises(ConfigError, match="shard 7 is empty"):
         ingest_shard(catalog, spec, provider, 7, 12, 11, str(tmp_path / "s.parquet"), str(tmp_path / "f.parquet"))
     assert not (tmp_path / "s.parquet").exists()
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from galssl.io import write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "x.txt", "hello")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
