@@ -15,6 +15,8 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/mocksky.smk"
 include: "workflow/rules/ingest.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/embed.smk"
 
 
 localrules:

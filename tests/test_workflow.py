@@ -22,6 +22,10 @@ def tiny_config(tmp_path: Path) -> Path:
     config["mock"]["n_objects"] = 60
     config["mock"]["gallery"]["redshifts"] = [0.04, 0.12]
     config["mock"]["gallery"]["size_px"] = 48
+    config["surveys"]["sdss"]["cutout_size"] = 32
+    config["pretrain"] = {"methods": ["simclr", "moco", "mae", "supervised"], "epochs": 1, "batch_size": 16,
+                          "probe_train_size": 10, "probe_val_size": 10,
+                          "augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -47,6 +51,14 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
     for log in ("logs/mocksky/mock_catalog.log", "logs/mocksky/mock_gallery.log"):
         assert (tmp_path / log).read_text().strip()
     assert (tmp_path / "benchmarks/rules/mocksky/mock_catalog.tsv").exists()
+    manifest = (tmp_path / "results/sdss/manifest.json").read_text()
+    assert '"objects": 60' in manifest.replace("\n", " ") or '"objects": 60,' in manifest
+    for method in ("simclr", "moco", "mae", "supervised"):
+        embeddings = pd.read_parquet(tmp_path / f"results/sdss/{method}/embeddings.parquet")
+        assert len(embeddings) == 60 and (embeddings["method"] == method).all()
+        assert Image.open(tmp_path / f"results/sdss/{method}/training_curves.png").size[0] > 500
+    assert Image.open(tmp_path / "results/sdss/mae/reconstructions.png").size[1] > 300
+    assert Image.open(tmp_path / "results/sdss/augmentations.png").size[0] > 500
     # Nothing left to do on a rerun; the same config gives the same catalogue bytes.
     first = (tmp_path / "results/mock/labels.parquet").read_bytes()
     again = run_snakemake(tmp_path, "-n", "all", "--configfile", str(config))

@@ -37,6 +37,7 @@ def mock_settings_json():
 wildcard_constraints:
     survey="|".join(sorted(config["surveys"])),
     shard=r"\d{5}",
+    method="|".join(sorted(config["pretrain"]["methods"])),
 
 
 def catalog_input():
@@ -66,6 +67,15 @@ def shard_files(survey, kind):
     return [f"results/{survey}/{kind}/shard-{index:05d}.parquet" for index in range(n_shards)]
 
 
+def labels_input():
+    """Label table for the supervised baseline and the online probe ([] when there is none)."""
+    if config["pretrain"]["labels"]:
+        return config["pretrain"]["labels"]
+    if config["catalog"]["source"] == "mock":
+        return "results/mock/labels.parquet"
+    return "results/catalog/catalog.parquet"
+
+
 def all_targets():
     """Final outputs of the default DAG (`snakemake all`)."""
     targets = []
@@ -75,6 +85,17 @@ def all_targets():
             "results/mock/labels.parquet",
             "results/mock/gallery.png",
         ]
+    methods = config["pretrain"]["methods"]
     for survey in config["surveys"]:
         targets += [f"results/{survey}/manifest.json", f"results/{survey}/failures.parquet"]
+        if methods:
+            targets.append(f"results/{survey}/augmentations.png")
+        for method in methods:
+            targets += [
+                f"results/{survey}/{method}/encoder.ckpt",
+                f"results/{survey}/{method}/embeddings.parquet",
+                f"results/{survey}/{method}/training_curves.png",
+            ]
+        if "mae" in methods:
+            targets.append(f"results/{survey}/mae/reconstructions.png")
     return targets

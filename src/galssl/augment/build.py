@@ -1,0 +1,214 @@
+"""From the ``pretrain.augment`` config section to one :class:`Compose`: settings, band wavelengths, extinction.
+
+Section (every key optional; absent = the default below, ``null`` or ``false`` = off)::
+
+    rotation: true                                  # or {flip: false} to rotate without mirroring
+    jitter_crop: {crop_size: 48, max_shift: 4}
+    noise: {scale: [1, 3]}                          # added sigma in units of the manifest's sky_mad
+    psf_blur: {sigma_px: [0, 1], wavelength_exponent: -0.3}
+    reddening: {ebv: [0, 0.5]}
+    rescale: null                                   # e.g. {scale: [0.9, 1.1]}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+import torch
+import yaml
+from astropy.table import Table
+
+from galssl.augment.base import as_batch
+from galssl.augment.geometry import JitterCrop, RandomRotation, SizeRescale
+from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise
+from galssl.errors import ConfigError
+from galssl.mocksky.instruments import instrument_names, load_instrument
+from galssl.resources import resource_path
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+_DEFAULTS: dict[str, Any] = {"rotation": True, "jitter_crop": {"crop_size": 48, "max_shift": 4},
+                             "noise": {"scale": [1.0, 3.0]}, "psf_blur": {"sigma_px": [0.0, 1.0]},
+                             "reddening": {"ebv": [0.0, 0.5]}, "rescale": None}
+_ALLOWED = {"rotation": {"flip"}, "jitter_crop": {"crop_size", "max_shift"}, "noise": {"scale"},
+            "psf_blur": {"sigma_px", "wavelength_exponent"}, "reddening": {"ebv"}, "rescale": {"scale"}}
+
+
+class Compose:
+    """Apply augmentations in order, all drawing from one generator (so one seed fixes the whole view)."""
+
+    def __init__(self, transforms: Sequence[Transform]) -> None:
+        self.transforms = list(transforms)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        as_batch(images)  # fail early on a wrong shape
+        for transform in self.transforms:
+            images = transform(images, generator)
+        return images
+
+    def __repr__(self) -> str:
+        return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
+
+
+def _pair(value: Any, where: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), float(value)
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2 and \
+            all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        low, high = float(value[0]), float(value[1])
+        if low <= high:
+            return low, high
+    raise ConfigError(f"config error: {where} must be [low, high] with low <= high (got {value!r})")
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """The ``pretrain.augment`` section, validated; ``None`` switches an augmentation off."""
+
+    rotation: bool = True
+    flip: bool = True
+    crop_size: int | None = 48
+    max_shift_px: int = 4
+    noise_scale: tuple[float, float] | None = (1.0, 3.0)
+    psf_sigma_px: tuple[float, float] | None = (0.0, 1.0)
+    psf_wavelength_exponent: float = -0.3
+    reddening_ebv: tuple[float, float] | None = (0.0, 0.5)
+    rescale: tuple[float, float] | None = None
+
+    @classmethod
+    def from_dict(cls, section: Mapping[str, Any] | None, where: str = "pretrain.augment") -> "AugmentSettings":
+        """Validate a config section (unknown keys, types, ranges) into settings; one ConfigError per problem."""
+        section = dict(section or {})
+        unknown = sorted(set(section) - set(_DEFAULTS))
+        if unknown:
+            raise ConfigError(f"config error: {where}.{unknown[0]} is not an augmentation (allowed: {', '.join(_DEFAULTS)})")
+        merged = {key: section.get(key, default) for key, default in _DEFAULTS.items()}
+        parts: dict[str, dict[str, Any] | None] = {}
+        for key, value in merged.items():
+            if value is None or value is False:
+                parts[key] = None
+            elif value is True:
+                parts[key] = {} if key == "rotation" else dict(_DEFAULTS[key] or {"scale": [0.9, 1.1]})
+            elif isinstance(value, Mapping):
+                extra = sorted(set(value) - _ALLOWED[key])
+                if extra:
+                    raise ConfigError(f"config error: {where}.{key}.{extra[0]} is not a known key "
+                                      f"(allowed: {', '.join(sorted(_ALLOWED[key]))})")
+                parts[key] = dict(value)
+            else:
+                raise ConfigError(f"config error: {where}.{key} must be a mapping, true, false or null (got {value!r})")
+        crop = parts["jitter_crop"]
+        crop_size = crop.get("crop_size", 48) if crop is not None else None
+        max_shift = crop.get("max_shift", 4) if crop is not None else 0
+        for name, number, minimum in (("crop_size", crop_size, 1), ("max_shift", max_shift, 0)):
+            if number is not None and (not isinstance(number, int) or isinstance(number, bool) or number < minimum):
+                raise ConfigError(f"config error: {where}.jitter_crop.{name} must be an integer >= {minimum} (got {number!r})")
+        ranges: dict[str, tuple[float, float] | None] = {}
+        for key, field_name, minimum in (("noise", "scale", 0.0), ("psf_blur", "sigma_px", 0.0),
+                                         ("reddening", "ebv", 0.0), ("rescale", "scale", 1e-6)):
+            part = parts[key]
+            default = (_DEFAULTS[key] or {"scale": [0.9, 1.1]})[field_name]
+            pair = _pair(part.get(field_name, default), f"{where}.{key}.{field_name}") if part is not None else None
+            if pair is not None and pair[0] < minimum:
+                raise ConfigError(f"config error: {where}.{key}.{field_name} must be >= {minimum:g} (got {list(pair)})")
+            ranges[key] = pair
+        blur = parts["psf_blur"] or {}
+        exponent = blur.get("wavelength_exponent", -0.3)
+        if not isinstance(exponent, (int, float)) or isinstance(exponent, bool):
+            raise ConfigError(f"config error: {where}.psf_blur.wavelength_exponent must be a number (got {exponent!r})")
+        rotation = parts["rotation"]
+        flip = rotation.get("flip", True) if rotation is not None else False
+        if not isinstance(flip, bool):
+            raise ConfigError(f"config error: {where}.rotation.flip must be true or false (got {flip!r})")
+        return cls(rotation=rotation is not None, flip=flip, crop_size=crop_size, max_shift_px=max_shift,
+                   noise_scale=ranges["noise"], psf_sigma_px=ranges["psf_blur"], psf_wavelength_exponent=float(exponent),
+                   reddening_ebv=ranges["reddening"], rescale=ranges["rescale"])
+
+
+@lru_cache(maxsize=None)
+def effective_wavelength_nm(filter_name: str) -> float:
+    """Throughput-weighted mean wavelength ∫λT dλ / ∫T dλ (nm) of resources/filters/<filter_name>.ecsv."""
+    table = Table.read(resource_path("filters", f"{filter_name}.ecsv"))
+    wavelength = np.asarray(table["wavelength"].to(u.nm).value, dtype=float)  # files differ: Å or nm
+    response = np.clip(np.asarray(table["response"], dtype=float), 0.0, None)
+    return float(np.trapezoid(wavelength * response, wavelength) / np.trapezoid(response, wavelength))
+
+
+def band_wavelengths_nm(survey: str, bands: Sequence[str]) -> list[float]:
+    """Effective wavelength of each band, via the band -> filter map of resources/mock/instruments.yaml."""
+    if survey not in instrument_names():
+        raise ConfigError(f"unknown survey/instrument {survey!r} for psf_blur band wavelengths "
+                          f"(allowed: {', '.join(instrument_names())}; see resources/mock/instruments.yaml)")
+    instrument = load_instrument(survey)
+    return [effective_wavelength_nm(instrument.band(band).filter_name) for band in bands]
+
+
+@lru_cache(maxsize=1)
+def _extinction_table() -> dict[str, Any]:
+    with open(resource_path("extinction.yaml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def extinction_coefficients(survey: str, bands: Sequence[str]) -> list[float]:
+    """R_b = A_b / E(B-V) for each band of a survey (resources/extinction.yaml)."""
+    table = _extinction_table()
+    family = table["families"].get(survey)
+    if family is None:
+        raise ConfigError(f"no extinction coefficients for survey/instrument {survey!r} (known: "
+                          f"{', '.join(table['families'])}): add it under `families` in resources/extinction.yaml")
+    known = table["coefficients"][family]
+    for band in bands:
+        if band not in known:
+            raise ConfigError(f"no extinction coefficient for band {band!r} of {survey} (filter family {family}; "
+                              f"known: {', '.join(known)}): add R_{band} = A/E(B-V) to resources/extinction.yaml")
+    return [float(known[band]) for band in bands]
+
+
+def manifest_sky_mad(manifest: Mapping[str, Any], bands: Sequence[str]) -> list[float]:
+    """Per-band sky MAD (nanomaggies per pixel) from an ingest manifest's ``band_statistics``."""
+    statistics = manifest.get("band_statistics") or {}
+    values = []
+    for band in bands:
+        sky_mad = (statistics.get(band) or {}).get("sky_mad")
+        if not isinstance(sky_mad, (int, float)) or not math.isfinite(sky_mad) or sky_mad < 0:
+            raise ConfigError(f"the ingest manifest has no usable band_statistics.{band}.sky_mad (got {sky_mad!r}), "
+                              "needed by pretrain.augment.noise: re-run ingest, or set noise: null")
+        values.append(float(sky_mad))
+    return values
+
+
+def build_augmentations(config: Mapping[str, Any] | None, bands: Sequence[str], manifest: Mapping[str, Any],
+                        survey: str) -> Compose:
+    """The training-view pipeline for one survey, in the order light meets them.
+
+    Intrinsic orientation and size first (rotation, rescale, on the full cutout so the crop trims their empty
+    corners), then foreground dust (reddening), then the PSF (blur, on the full cutout so the crop edge sees real
+    neighbours), then the crop, and sky noise last (independent per output pixel). ``survey`` is the instrument
+    name (sdss, legacy, euclid) that fixes the filters; ``manifest`` is the ingest manifest (for ``sky_mad``).
+    """
+    settings = AugmentSettings.from_dict(config)
+    bands = list(bands)
+    transforms: list[Transform] = []
+    if settings.rotation or settings.flip:
+        transforms.append(RandomRotation(rotate=settings.rotation, flip=settings.flip))
+    if settings.rescale is not None:
+        transforms.append(SizeRescale(settings.rescale))
+    if settings.reddening_ebv is not None:
+        transforms.append(Reddening(extinction_coefficients(survey, bands), settings.reddening_ebv))
+    if settings.psf_sigma_px is not None:
+        wavelengths = band_wavelengths_nm(survey, bands)
+        reference = load_instrument(survey).reference_band
+        reference_nm = wavelengths[bands.index(reference)] if reference in bands else None
+        transforms.append(PSFBlur(wavelengths, settings.psf_sigma_px, reference_nm, settings.psf_wavelength_exponent))
+    if settings.crop_size is not None:
+        transforms.append(JitterCrop(settings.crop_size, settings.max_shift_px))
+    if settings.noise_scale is not None:
+        transforms.append(SkyNoise(manifest_sky_mad(manifest, bands), settings.noise_scale))
+    return Compose(transforms)

@@ -1,0 +1,51 @@
+"""Training curves from a Lightning CSV log: loss, learning rate, online linear-probe accuracy."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from galssl.errors import DataError  # noqa: E402
+
+
+def training_curves_figure(metrics_csv: str, title: str = "") -> plt.Figure:
+    """Three panels against optimisation step: losses, learning rate, probe accuracy (when logged)."""
+    try:
+        log = pd.read_csv(metrics_csv)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"metrics {metrics_csv}: not a readable CSV log ({error})") from None
+    if "step" not in log.columns or "train/loss" not in log.columns:
+        raise DataError(f"metrics {metrics_csv}: no step/train/loss columns — not a galssl training log")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    train = log.dropna(subset=["train/loss"])
+    axes[0].plot(train["step"], train["train/loss"], lw=0.8, alpha=0.5, color="C0", label="train (per step)")
+    if len(train) >= 5:
+        axes[0].plot(train["step"], train["train/loss"].rolling(5, min_periods=1).mean(), color="C0", lw=1.6,
+                     label="train (5-step mean)")
+    if "val/loss" in log.columns:
+        val = log.dropna(subset=["val/loss"])
+        axes[0].plot(val["step"], val["val/loss"], "o-", color="C3", label="validation (per epoch)")
+    axes[0].set(xlabel="step", ylabel="loss", title="loss")
+    axes[0].legend(fontsize=8)
+    if "train/lr" in log.columns:
+        lr = log.dropna(subset=["train/lr"])
+        axes[1].plot(lr["step"], lr["train/lr"], color="C2")
+    axes[1].set(xlabel="step", ylabel="learning rate", title="schedule (warm-up + cosine)")
+    axes[1].ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    if "probe/accuracy" in log.columns and log["probe/accuracy"].notna().any():
+        probe = log.dropna(subset=["probe/accuracy"])
+        axes[2].plot(probe["step"], probe["probe/accuracy"], "o-", color="C1")
+        axes[2].set_ylim(0, 1)
+        axes[2].set(xlabel="step", ylabel="accuracy", title="online linear probe (val split)")
+    else:
+        axes[2].text(0.5, 0.5, "no labels: probe not run", ha="center", va="center", transform=axes[2].transAxes)
+        axes[2].set_axis_off()
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

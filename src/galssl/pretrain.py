@@ -1,0 +1,180 @@
+"""One pretraining run: shards + manifest (+ labels) → trained method → ``encoder.ckpt`` and ``metrics.csv``."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from lightning.pytorch import seed_everything
+from lightning.pytorch.callbacks import Callback
+from torch.utils.data import DataLoader
+
+from galssl.augment import build_augmentations
+from galssl.checkpoint import save_encoder
+from galssl.data import AsinhNormalise, ContrastiveViews, ShardDataset, centre_crop, collate, load_manifest
+from galssl.errors import ConfigError, GalsslError
+from galssl.io import atomic_path
+from galssl.methods import create_method
+from galssl.train import LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, make_trainer
+
+PREEMPTED_EXIT_CODE = 75
+"""Exit status after a checkpoint on SIGTERM/SIGUSR1 (EX_TEMPFAIL): the job failed, a retry resumes it."""
+
+DEFAULT_AUGMENT = {"rotation": True, "jitter_crop": {"crop_size": 48, "max_shift": 4}, "noise": {"scale": [1.0, 3.0]},
+                   "psf_blur": {"sigma_px": [0.0, 1.0]}, "reddening": {"ebv": [0.0, 0.5]}, "rescale": None}
+"""Hayat et al. (2021)-style defaults for 64-pixel cutouts."""
+
+
+@dataclass
+class PretrainInputs:
+    """Everything a run reads, resolved from the rule's inputs."""
+
+    survey: str
+    method: str
+    shards: list[str]
+    manifest: str
+    labels: str | None
+    section: dict
+    seed: int
+    out_dir: Path
+    instrument: str = "sdss"
+    workers: int = 0
+
+
+class SetEpoch(Callback):
+    """Lightning does not call ``set_epoch`` on iterable datasets; reshuffle each epoch ourselves."""
+
+    def __init__(self, *datasets: ShardDataset) -> None:
+        self.datasets = datasets
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        for dataset in self.datasets:
+            dataset.set_epoch(trainer.current_epoch)
+
+
+def augment_config(section: dict) -> dict:
+    """The augmentation settings: defaults overridden key by key by ``pretrain.augment``."""
+    merged = dict(DEFAULT_AUGMENT)
+    merged.update(section.get("augment") or {})
+    return merged
+
+
+def crop_size(section: dict, image_size: int) -> int:
+    """Side of the images the encoder sees (the jitter-crop output, else the full cutout)."""
+    jitter = augment_config(section).get("jitter_crop")
+    return int(jitter["crop_size"]) if jitter else image_size
+
+
+def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
+    """Labels indexed by object_id with an integer class column (-1 unknown), or None without a table."""
+    if not path:
+        return None
+    table = pd.read_parquet(path)
+    if class_column not in table.columns:
+        raise ConfigError(f"config error: pretrain.class_column {class_column!r} is not a column of {path} "
+                          f"(columns include: {', '.join(map(str, table.columns[:12]))})")
+    labels = table[["object_id", class_column]].copy()
+    labels[class_column] = pd.to_numeric(labels[class_column], errors="coerce").fillna(-1).astype("int64")
+    return labels.set_index("object_id")
+
+
+def method_config(section: dict, method: str, n_classes: int) -> dict:
+    """The method's own settings, with the class count filled in for the supervised baseline."""
+    config = dict((section.get("method_config") or {}).get(method, {}))
+    if method == "supervised":
+        config.setdefault("n_classes", n_classes)
+    return config
+
+
+def _probe_set(dataset: ShardDataset, limit: int, class_column: str) -> tuple[torch.Tensor, np.ndarray]:
+    images, labels = [], []
+    for sample in dataset:
+        if int(sample["label"]) >= 0:
+            images.append(sample["image"])
+            labels.append(int(sample["label"]))
+        if len(images) >= limit:
+            break
+    return (torch.stack(images) if images else torch.zeros(0)), np.asarray(labels)
+
+
+def run_pretraining(inputs: PretrainInputs) -> Path:
+    """Train one method; resume from ``checkpoints/last.ckpt`` when a previous run was interrupted."""
+    section = inputs.section
+    seed_everything(inputs.seed, workers=True)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    manifest = load_manifest(inputs.manifest)
+    bands = list(manifest["bands"])
+    image_size = int(manifest["image_shape"][-1])
+    size = crop_size(section, image_size)
+    settings = TrainSettings.from_dict({k: v for k, v in section.items()
+                                         if k not in ("methods", "labels", "class_column", "augment", "method_config")})
+    overrides = (section.get("method_config") or {}).get(inputs.method, {})
+    settings = TrainSettings.from_dict({**settings.__dict__, **{k: overrides[k] for k in ("epochs", "lr", "batch_size")
+                                                               if k in overrides}}, where=f"pretrain.method_config.{inputs.method}")
+    class_column = section.get("class_column", "galaxy10_class")
+    labels = load_labels(inputs.labels, class_column)
+    n_classes = int(labels[class_column].max()) + 1 if labels is not None and (labels[class_column] >= 0).any() else 0
+    if inputs.method == "supervised" and n_classes < 2:
+        raise ConfigError("config error: method supervised needs labels with at least two classes: set "
+                          f"pretrain.labels to a table with object_id and {class_column}")
+    config = {k: v for k, v in method_config(section, inputs.method, n_classes).items() if k not in ("epochs", "lr", "batch_size")}
+    method = create_method(inputs.method, in_chans=len(bands), img_size=size, config=config)
+
+    augment = build_augmentations(augment_config(section), bands, manifest, inputs.instrument)
+    normalise = AsinhNormalise.from_manifest(manifest)
+
+    def evaluation(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return centre_crop(image, size)
+
+    n_views = int(getattr(method, "n_views", 0))
+    train_transform = ContrastiveViews(augment, n_views=n_views, crop_size=size) if n_views >= 1 else augment
+    common = dict(seed=inputs.seed, labels=labels, label_column=class_column if labels is not None else None,
+                  normalise=normalise)
+    train_set = ShardDataset(inputs.shards, splits=("train",), shuffle=True, transform=train_transform,
+                             drop_uneven=True, **common)
+    val_set = ShardDataset(inputs.shards, splits=("val",), shuffle=False, transform=train_transform, drop_uneven=True, **common)
+    callbacks: list[Callback] = [SetEpoch(train_set)]
+    if labels is not None:
+        probe_train = _probe_set(ShardDataset(inputs.shards, splits=("train",), transform=evaluation, **common),
+                                 settings.probe_train_size, class_column)
+        probe_val = _probe_set(ShardDataset(inputs.shards, splits=("val",), transform=evaluation, **common),
+                               settings.probe_val_size, class_column)
+        if len(probe_train[1]) and len(probe_val[1]):
+            callbacks.append(LinearProbe(probe_train, probe_val))
+
+    loader = dict(batch_size=settings.batch_size, collate_fn=collate, num_workers=inputs.workers,
+                  persistent_workers=False)
+    train_loader = DataLoader(train_set, **loader)
+    val_loader = DataLoader(val_set, **loader)
+    steps_per_epoch = max(1, len(train_set) // settings.batch_size + (len(train_set) % settings.batch_size > 0))
+    out_dir = inputs.out_dir
+    last = out_dir / "checkpoints" / "last.ckpt"
+    preemption = PreemptionCheckpoint(last)
+    trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch)
+    module = PretrainModule(method, settings, steps_per_epoch)
+    resume = last if last.exists() else None
+    if resume:
+        print(f"resuming from {resume}", file=sys.stderr)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True if resume else None)
+    if preemption.preempted:
+        raise SystemExit(PREEMPTED_EXIT_CODE)
+    # The checkpoint carries its own weights: drop any initial-weights path so moving that file never breaks it.
+    recipe = {"method": inputs.method, "in_chans": len(bands), "img_size": size,
+              "config": {k: v for k, v in config.items() if k != "weights"}, "bands": bands,
+              "survey": inputs.survey, "seed": inputs.seed, "global_step": int(trainer.global_step),
+              "epochs_run": int(trainer.current_epoch), "image_size": image_size}
+    encoder_path = out_dir / "encoder.ckpt"
+    if trainer.is_global_zero:
+        save_encoder(encoder_path, module.method, recipe)
+        metrics = out_dir / "logs" / "metrics.csv"
+        if metrics.exists():
+            with atomic_path(out_dir / "metrics.csv", suffix=".csv.tmp") as tmp:
+                shutil.copyfile(metrics, tmp)
+        else:
+            raise GalsslError(f"training wrote no metrics ({metrics}); check the log")
+    return encoder_path

@@ -1,0 +1,175 @@
+"""Pretraining with Lightning: CPU here, CUDA with bf16 autocast and DDP over every GPU (and node) when present.
+
+Checkpoints every N steps and on SIGTERM/SIGUSR1 (Slurm preemption); a rerun resumes from ``last.ckpt``
+(loaded with ``weights_only=True``, no pickle execution); cosine schedule with linear warm-up; early stopping on the
+validation loss; an online linear probe on held-out labels logged every epoch; metrics to CSV.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from galssl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The optimisation part of ``pretrain`` (shared by every method; a method may override lr/epochs)."""
+
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    checkpoint_every_n_steps: int = 100
+    early_stopping_patience: int = 4
+    probe_train_size: int = 1500
+    probe_val_size: int = 800
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, section: dict[str, Any], where: str = "pretrain") -> "TrainSettings":
+        """Take the known keys; the rest is left for the caller (method settings, augmentations)."""
+        names = {f.name for f in fields(cls)} - {"extra"}
+        values = {k: section[k] for k in names if k in section}
+        settings = cls(**values, extra={k: v for k, v in section.items() if k not in names})
+        if settings.epochs < 1 or settings.batch_size < 1 or settings.lr <= 0:
+            raise ConfigError(f"config error: {where} needs epochs >= 1, batch_size >= 1 and lr > 0 "
+                              f"(got {settings.epochs}, {settings.batch_size}, {settings.lr})")
+        return settings
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning-rate factor: linear warm-up to 1, then cosine decay to 0 at ``total_steps``."""
+    if step < warmup_steps:
+        return (step + 1) / max(1, warmup_steps)
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class PretrainModule(L.LightningModule):
+    """Wraps a galssl method (``galssl.methods``) for Lightning."""
+
+    def __init__(self, method: torch.nn.Module, settings: TrainSettings, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.method = method
+        self.settings = settings
+        self.steps_per_epoch = max(1, steps_per_epoch)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, logs = self.method.training_loss(batch)
+        size = batch["image"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        for key, value in logs.items():
+            self.log(f"train/{key}", value, batch_size=size)
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"], batch_size=size)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: dict, batch_idx: int) -> None:
+        self.method.on_train_batch_end(self.global_step, self.steps_per_epoch * self.settings.epochs)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, _ = self.method.training_loss(batch)
+        self.log("val/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0], sync_dist=True)
+
+    def configure_optimizers(self):
+        params = [p for p in self.method.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.settings.lr, weight_decay=self.settings.weight_decay)
+        total = self.steps_per_epoch * self.settings.epochs
+        warmup = int(self.settings.warmup_epochs * self.steps_per_epoch)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, warmup, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class LinearProbe(Callback):
+    """Online linear probe: each validation epoch, logistic regression on frozen embeddings of labelled train
+    images, scored on held-out (val) images — accuracy logged as ``probe/accuracy``."""
+
+    def __init__(self, train: tuple[torch.Tensor, np.ndarray], val: tuple[torch.Tensor, np.ndarray]) -> None:
+        self.train_images, self.train_labels = train
+        self.val_images, self.val_labels = val
+
+    @torch.no_grad()
+    def _embed(self, module: PretrainModule, images: torch.Tensor) -> np.ndarray:
+        was_training = module.method.training
+        module.method.eval()
+        chunks = [module.method.embed(images[i:i + 256].to(module.device)).float().cpu() for i in range(0, len(images), 256)]
+        module.method.train(was_training)
+        return torch.cat(chunks).numpy()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, module: PretrainModule) -> None:
+        if trainer.sanity_checking or len(np.unique(self.train_labels)) < 2:
+            return
+        scaler = StandardScaler().fit(self._embed(module, self.train_images))
+        train = scaler.transform(self._embed(module, self.train_images))
+        val = scaler.transform(self._embed(module, self.val_images))
+        classifier = LogisticRegression(max_iter=500, C=1.0).fit(train, self.train_labels)
+        module.log("probe/accuracy", float(classifier.score(val, self.val_labels)), sync_dist=False)
+
+
+class PreemptionCheckpoint(Callback):
+    """On SIGTERM or SIGUSR1 (Slurm's warning before preemption or time limit) save ``last.ckpt`` and stop.
+
+    The job then exits non-zero (``preempted``); Snakemake's retry (or Slurm's requeue) reruns it and training
+    resumes from the saved step.
+    """
+
+    def __init__(self, last_path: Path) -> None:
+        self.last_path = last_path
+        self.requested = False
+        self.preempted = False
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.is_global_zero:
+            for sig in (signal.SIGTERM, signal.SIGUSR1):
+                signal.signal(sig, self._handler)
+
+    def on_train_batch_end(self, trainer: L.Trainer, module, outputs, batch, batch_idx) -> None:
+        if self.requested and not self.preempted:
+            trainer.save_checkpoint(self.last_path)
+            self.preempted = True
+            trainer.should_stop = True
+
+
+def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callback], max_epochs: int | None = None,
+                 max_steps: int = -1, steps_per_epoch: int = 5) -> tuple[L.Trainer, ModelCheckpoint]:
+    """A Trainer that picks CUDA (bf16, DDP over all GPUs/nodes) when present and the CPU otherwise."""
+    cuda = torch.cuda.is_available()
+    n_gpus = torch.cuda.device_count() if cuda else 0
+    num_nodes = int(os.environ.get("SLURM_NNODES", os.environ.get("GALSSL_NUM_NODES", "1")))
+    checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="step{step}", save_last=True,
+                                 every_n_train_steps=settings.checkpoint_every_n_steps, save_top_k=1,
+                                 monitor="val/loss", mode="min", auto_insert_metric_name=False)
+    trainer = L.Trainer(
+        accelerator="gpu" if cuda else "cpu",
+        devices=n_gpus if cuda else 1,
+        num_nodes=num_nodes if cuda else 1,
+        strategy="ddp" if cuda and (n_gpus > 1 or num_nodes > 1) else "auto",
+        precision="bf16-mixed" if cuda else "32-true",
+        max_epochs=max_epochs or settings.epochs,
+        max_steps=max_steps,
+        logger=CSVLogger(out_dir, name="logs", version=""),
+        callbacks=[checkpoint, EarlyStopping("val/loss", patience=settings.early_stopping_patience, mode="min"), *callbacks],
+        log_every_n_steps=max(1, min(5, steps_per_epoch)),  # short epochs still log their training loss
+        enable_model_summary=False,
+        deterministic=not cuda,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # ShardDataset splits shards across ranks itself
+    )
+    return trainer, checkpoint

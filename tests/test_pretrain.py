@@ -1,0 +1,110 @@
+"""Pretraining end to end on tiny shards: outputs, resume after SIGTERM, deterministic embeddings, bad checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from galssl.checkpoint import load_encoder
+from galssl.errors import DataError
+from galssl.ingest import SurveySpec, ingest_shard, write_manifest
+from galssl.mocksky.catalog import labels_table
+from galssl.providers import ProviderContext, create_provider
+
+SECTION = {"provider": "mock", "instrument": "sdss", "bands": ["g", "r", "i"], "pixel_scale_arcsec": 0.396,
+           "cutout_size": 32}
+PRETRAIN = {"epochs": 2, "batch_size": 8, "checkpoint_every_n_steps": 1, "probe_train_size": 10, "probe_val_size": 10,
+            "augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}, "warmup_epochs": 0.5}
+CLI = [sys.executable, "-m", "galssl.cli"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrain")
+    provider = create_provider(SECTION, ProviderContext("sdss", 3, str(root / "cache"), {"n_objects": 48}))
+    catalog = provider.sky.catalog()
+    catalog["split"] = ["val" if i % 4 == 0 else "train" for i in range(len(catalog))]
+    spec = SurveySpec.from_config("sdss", SECTION)
+    shards = []
+    for index in range(2):
+        shard, failures = root / f"shard-{index:05d}.parquet", root / f"failures-{index}.parquet"
+        ingest_shard(catalog, spec, provider, index, 24, 3, str(shard), str(failures))
+        shards.append(str(shard))
+    write_manifest(spec, shards, [str(root / f"failures-{i}.parquet") for i in range(2)], str(root / "manifest.json"),
+                   str(root / "failures.parquet"), "test")
+    labels_table(provider.sky).to_parquet(root / "labels.parquet")
+    return root, shards
+
+
+def pretrain_command(root: Path, shards: list[str], method: str, out: Path, extra: dict | None = None) -> list[str]:
+    section = {**PRETRAIN, **(extra or {})}
+    return [*CLI, "pretrain", "--survey", "sdss", "--survey-config", json.dumps(SECTION), "--method", method,
+            "--pretrain", json.dumps(section), "--shards", *shards, "--manifest", str(root / "manifest.json"),
+            "--labels", str(root / "labels.parquet"), "--seed", "3", "--out-dir", str(out), "--threads", "1"]
+
+
+@pytest.mark.parametrize("method", ["simclr", "mae"])
+def test_pretrain_writes_encoder_and_metrics_and_embeddings_are_deterministic(dataset, tmp_path, method):
+    root, shards = dataset
+    out = tmp_path / method
+    result = subprocess.run(pretrain_command(root, shards, method, out), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    encoder, recipe = load_encoder(out / "encoder.ckpt")
+    assert recipe["method"] == method and recipe["img_size"] == 24 and recipe["bands"] == ["g", "r", "i"]
+    assert recipe["global_step"] == 2 * -(-36 // 8)
+    metrics = (out / "metrics.csv").read_text()
+    assert "train/loss" in metrics and "val/loss" in metrics and "probe/accuracy" in metrics
+    tables = []
+    for name in ("a", "b"):
+        target = tmp_path / f"{name}.parquet"
+        embed = subprocess.run([*CLI, "embed", "--ckpt", str(out / "encoder.ckpt"), "--shards", *shards, "--manifest",
+                                str(root / "manifest.json"), "--out", str(target)], capture_output=True, text=True)
+        assert embed.returncode == 0, embed.stderr[-2000:]
+        tables.append(target.read_bytes())
+    assert tables[0] == tables[1]
+    from galssl.embed import read_embeddings
+    ids, vectors = read_embeddings(tmp_path / "a.parquet")
+    assert len(ids) == 48 and vectors.shape == (48, encoder.embedding_dim) and ids == sorted(ids)
+
+
+def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
+    root, shards = dataset
+    out = tmp_path / "moco"
+    command = pretrain_command(root, shards, "moco", out, {"epochs": 6})
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = out / "checkpoints"
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(checkpoints.glob("step*.ckpt")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 75, stderr[-2000:]
+    saved = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
+    assert 0 < saved["global_step"] < 6 * -(-36 // 8)
+    assert not (out / "encoder.ckpt").exists()
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"resuming from {checkpoints / 'last.ckpt'}" in rerun.stderr
+    _, recipe = load_encoder(out / "encoder.ckpt")
+    assert recipe["global_step"] == 6 * -(-36 // 8)
+
+
+def test_bad_checkpoints_give_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(os.urandom(200))
+    with pytest.raises(DataError, match="not a readable galssl encoder checkpoint"):
+        load_encoder(garbage)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    with pytest.raises(DataError, match="not a galssl encoder checkpoint"):
+        load_encoder(foreign)
+    with pytest.raises(DataError, match="file not found"):
+        load_encoder(tmp_path / "missing.ckpt")
