@@ -14,7 +14,6 @@ import requests
 from astropy.coordinates import Angle, SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
-from astroquery import cache_conf
 from astroquery.hips2fits import hips2fitsClass
 from astroquery.sdss import SDSS
 from astroquery.sdss import conf as sdss_conf
@@ -39,13 +38,6 @@ def sky() -> MockSky:
 def server(sky: MockSky) -> Iterator[MockServer]:
     with MockServer(sky, faults=FaultPlan(slow_s=SLOW_S, retry_after_s=RETRY_AFTER_S)) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def no_astroquery_cache() -> Iterator[None]:
-    """Nothing may be written to ~/.astropy by these tests."""
-    with cache_conf.set_temp("cache_active", False):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,6 @@ import pytest
 import requests
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astroquery import cache_conf
 
 from galssl.errors import ConfigError, DataError
 from galssl.ingest import SurveySpec, ingest_shard
@@ -58,13 +57,6 @@ def sky() -> MockSky:
 def server(sky: MockSky) -> Iterator[MockServer]:
     with MockServer(sky) as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def no_astroquery_cache() -> Iterator[None]:
-    """Nothing may be written to ~/.astropy by these tests."""
-    with cache_conf.set_temp("cache_active", False):
-        yield
 
 
 @pytest.fixture(scope="module")
