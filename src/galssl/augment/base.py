@@ -8,6 +8,8 @@ randomness, so tests can pass hand-chosen values). Images are (C, H, W) or (B, C
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Sequence
 
 import torch
@@ -54,16 +56,16 @@ def check_range(value_range: Sequence[float], what: str, minimum: float | None =
     return low, high
 
 
-class RandomTransform:
+class RandomTransform(ABC):
     """Base of the random augmentations: ``transform(images, generator)`` = ``apply(images, *draw(B, generator))``."""
 
+    @abstractmethod
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """Per-image parameters for a batch of ``n`` images."""
-        raise NotImplementedError
 
+    @abstractmethod
     def apply(self, images: torch.Tensor, *parameters: torch.Tensor) -> torch.Tensor:
         """The deterministic transform with given per-image parameters (scalars broadcast)."""
-        raise NotImplementedError
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
