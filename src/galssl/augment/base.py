@@ -9,7 +9,6 @@ randomness, so tests can pass hand-chosen values). Images are (C, H, W) or (B, C
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from collections.abc import Sequence
 
 import torch
