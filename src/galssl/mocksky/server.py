@@ -199,7 +199,7 @@ class MockServer:
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         except KeyboardInterrupt:
-            pass
+            pass  # Ctrl-C is how a user stops the server: leave quietly, the finally block closes the socket
         finally:
             self._httpd.server_close()
 
