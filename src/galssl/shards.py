@@ -87,6 +87,32 @@ def read_images(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     return table.column("object_id").to_pylist(), images
 
 
+def read_images_for(paths: list[str], object_ids: list[str]) -> np.ndarray:
+    """Images (len(object_ids), bands, size, size) float32 of the given objects, in that order, streamed from shards."""
+    wanted = {object_id: index for index, object_id in enumerate(object_ids)}
+    out: np.ndarray | None = None
+    found = 0
+    for path in paths:
+        shape = image_shape(pq.read_schema(path))
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=["object_id", "image"]):
+            for object_id, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                index = wanted.get(object_id)
+                if index is None:
+                    continue
+                if out is None:
+                    out = np.zeros((len(object_ids), *shape), dtype=np.float32)
+                out[index] = np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape(shape)
+                found += 1
+    if found < len(wanted):
+        missing = sorted(set(wanted) - _ids_in(paths))[:3]
+        raise DataError(f"{len(wanted) - found} object_ids are in no shard (e.g. {missing}); check the survey and ids")
+    return out if out is not None else np.zeros((0, 0, 0, 0), dtype=np.float32)
+
+
+def _ids_in(paths: list[str]) -> set[str]:
+    return {oid for path in paths for oid in pq.read_table(path, columns=["object_id"]).column(0).to_pylist()}
+
+
 def iter_batches(paths: list[str], batch_size: int = 256, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream record batches over shards without loading a whole shard (memory flat in dataset size)."""
     for path in paths:

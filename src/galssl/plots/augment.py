@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from galssl.augment import Compose  # noqa: E402
-from galssl.plots.composite import composite_bands, lupton_rgb  # noqa: E402
+from galssl.plots.composite import composite_bands, image_rgb  # noqa: E402
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -34,12 +34,6 @@ def _captions(transform: Transform, n: int, seed: int) -> list[str]:
         return [""] * n
     parameters = [p.tolist() for p in transform.draw(n, torch.Generator().manual_seed(seed))]
     return [label(*values) for values in zip(*parameters)]
-
-
-def _rgb(image: np.ndarray, bands: Sequence[str], rgb_bands: tuple[str, str, str]) -> np.ndarray:
-    red, green, blue = (image[list(bands).index(band)] for band in rgb_bands)
-    with np.errstate(invalid="ignore", divide="ignore"):  # empty-sky padding is 0 in all bands: 0/0, shown black
-        return lupton_rgb(red, green, blue, rgb_bands)
 
 
 def augmentation_figure(images: np.ndarray, bands: Sequence[str], augmentations: Mapping[str, Transform],
@@ -69,7 +63,7 @@ def augmentation_figure(images: np.ndarray, bands: Sequence[str], augmentations:
         for row in range(n_rows):
             ax = axes[row][col]
             height, width = views.shape[-2:]
-            ax.imshow(_rgb(views[row], bands, rgb_bands), origin="lower", interpolation="nearest",
+            ax.imshow(image_rgb(views[row], bands, survey), origin="lower", interpolation="nearest",
                       extent=(-width / 2, width / 2, -height / 2, height / 2))
             ax.set_xlim(-half_width, half_width)
             ax.set_ylim(-half_height, half_height)

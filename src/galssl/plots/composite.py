@@ -32,3 +32,12 @@ def lupton_rgb(red: np.ndarray, green: np.ndarray, blue: np.ndarray, bands: tupl
     scaled = [np.nan_to_num(np.asarray(img, dtype=float)) * BAND_WEIGHTS.get(band, 1.0)
               for img, band in zip((red, green, blue), bands)]
     return make_lupton_rgb(*scaled, minimum=0.0, stretch=stretch, Q=q)
+
+
+def image_rgb(image: np.ndarray, bands: list[str] | tuple[str, ...], survey: str = "") -> np.ndarray:
+    """uint8 (H, W, 3) colour composite of one (bands, H, W) cutout in nanomaggies per pixel."""
+    rgb_bands = composite_bands(survey, list(bands))
+    red, green, blue = (image[list(bands).index(band)] for band in rgb_bands)
+    with np.errstate(invalid="ignore", divide="ignore"):  # empty-sky padding is 0 in all bands: 0/0, shown black
+        return lupton_rgb(red, green, blue, rgb_bands)
+

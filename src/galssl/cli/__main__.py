@@ -1,0 +1,5 @@
+"""``python -m galssl.cli``: the same as the ``galssl`` command."""
+
+from galssl.cli import main
+
+main()

@@ -1,0 +1,158 @@
+"""Verbs of the training stages: pretraining, embeddings and their figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from galssl.errors import GalsslError
+
+
+def _instrument(section: dict) -> str:
+    """The filter family of a survey section: the mock instrument, else the provider (legacy = DECam)."""
+    return section.get("instrument") or {"legacy": "legacy", "sdss": "sdss", "euclid": "euclid"}.get(section["provider"], "sdss")
+
+
+def cmd_pretrain(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from galssl.pretrain import PretrainInputs, run_pretraining
+
+    section = json.loads(args.pretrain)
+    inputs = PretrainInputs(survey=args.survey, method=args.method, shards=args.shards, manifest=args.manifest,
+                            labels=args.labels, section=section, seed=args.seed, out_dir=Path(args.out_dir),
+                            instrument=_instrument(json.loads(args.survey_config)), workers=args.workers,
+                            train_ids=args.train_ids)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    path = run_pretraining(inputs)
+    print(f"{args.survey}/{args.method}: encoder -> {path}")
+
+
+def cmd_embed(args: argparse.Namespace) -> None:
+    import torch
+
+    from galssl.data import load_manifest
+    from galssl.embed import embed_with_manifest, timm_encoder
+
+    torch.set_num_threads(max(1, args.threads))
+    manifest = load_manifest(args.manifest)
+    if args.ckpt:
+        from galssl.checkpoint import load_encoder
+
+        method, recipe = load_encoder(args.ckpt)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        method.to(device)
+        n = embed_with_manifest(args.manifest, args.shards, method.embed, int(recipe["img_size"]), args.name or recipe["method"],
+                                args.out, batch_size=args.batch_size)
+    else:
+        if not args.timm:
+            raise GalsslError("give --ckpt (a galssl encoder.ckpt) or --timm NAME [--weights FILE]")
+        crop = args.crop or int(manifest["image_shape"][-1])
+        model = timm_encoder(args.timm, len(manifest["bands"]), crop, args.weights)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(device)
+        n = embed_with_manifest(args.manifest, args.shards, model, crop, args.name or f"timm:{args.timm}", args.out,
+                                batch_size=args.batch_size)
+    print(f"embeddings of {n} objects -> {args.out}")
+
+
+def cmd_fit_pixel_pca(args: argparse.Namespace) -> None:
+    import torch
+
+    from galssl.pixels import fit_pixel_pca
+
+    torch.set_num_threads(max(1, args.threads))
+    n = fit_pixel_pca(args.shards, args.manifest, args.crop, args.n_components, args.seed, args.out, survey=args.survey)
+    print(f"pixels_pca: {args.n_components} components of {args.crop}x{args.crop} pixels from {n} train objects "
+          f"-> {args.out}")
+
+
+def cmd_plot_training(args: argparse.Namespace) -> None:
+    from galssl.io import save_figure_atomic
+    from galssl.plots.training import training_curves_figure
+
+    save_figure_atomic(training_curves_figure(args.metrics, args.title), args.out)
+
+
+def cmd_plot_mae(args: argparse.Namespace) -> None:
+    from galssl.io import save_figure_atomic
+    from galssl.plots.mae import reconstruction_figure
+
+    save_figure_atomic(reconstruction_figure(args.ckpt, args.shards, args.manifest, args.n, args.seed), args.out)
+
+
+def cmd_plot_augmentations(args: argparse.Namespace) -> None:
+    from galssl.io import save_figure_atomic
+    from galssl.plots.augment import augmentation_figure_from_shards
+
+    section = json.loads(args.pretrain)
+    save_figure_atomic(augmentation_figure_from_shards(args.shards, args.manifest, section,
+                                                       _instrument(json.loads(args.survey_config)), args.seed), args.out)
+
+
+def register(verbs: argparse._SubParsersAction) -> None:
+    """Add this group's verbs to the `galssl` parser."""
+    p = verbs.add_parser("pretrain", help="train one method on a survey's shards -> encoder.ckpt, metrics.csv")
+    p.add_argument("--survey", required=True)
+    p.add_argument("--survey-config", required=True, help="the surveys.<name> section as JSON")
+    p.add_argument("--method", required=True)
+    p.add_argument("--pretrain", required=True, help="the pretrain config section as JSON")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--labels", help="label table joined on object_id (supervised baseline, online probe)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--train-ids", help="table with object_id: train only on these train-split objects")
+    p.set_defaults(func=cmd_pretrain)
+
+    p = verbs.add_parser("embed", help="embeddings of every object from an encoder.ckpt or a timm model")
+    p.add_argument("--ckpt", help="galssl encoder.ckpt")
+    p.add_argument("--timm", help="timm model name (random init unless --weights)")
+    p.add_argument("--weights", help="local safetensors/torch weights for --timm")
+    p.add_argument("--crop", type=int, help="input size for --timm (default: the cutout size)")
+    p.add_argument("--name", help="method name written in the table")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_embed)
+
+    p = verbs.add_parser("fit-pixel-pca", help="PCA of normalised pixels on the train split -> encoder.ckpt (the floor)")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--crop", type=int, required=True, help="centre crop in pixels (the encoders' input size)")
+    p.add_argument("--n-components", type=int, default=64)
+    p.add_argument("--survey", default="")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_fit_pixel_pca)
+
+    p = verbs.add_parser("plot-training", help="training curves (loss, learning rate, online probe) from metrics.csv")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--title", default="")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_plot_training)
+
+    p = verbs.add_parser("plot-mae", help="MAE reconstructions: original / masked input / reconstruction")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--n", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_plot_mae)
+
+    p = verbs.add_parser("plot-augmentations", help="every augmentation applied to the same four galaxies")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--pretrain", required=True)
+    p.add_argument("--survey-config", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_plot_augmentations)
