@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from galssl.data import (AsinhNormalise, ContrastiveViews, ShardDataset, collate, distributed_world, load_manifest,
+from galssl.data import (AsinhNormalise, ShardDataset, collate, distributed_world, load_manifest,
                          sample_generator, shard_paths)
 from galssl.errors import ConfigError, DataError
 from galssl.shards import ShardRow, shard_schema, write_shard
@@ -128,6 +128,16 @@ def test_split_filtering(shards, world_size, num_workers):
     assert len(ShardDataset(shards, splits="test")) == len(seen)
 
 
+@pytest.mark.parametrize("world_size,num_workers", [(1, 0), (2, 2)])
+def test_object_id_subset_within_a_split(shards, world_size, num_workers):
+    train = [oid for i, oid in enumerate(ALL_IDS) if split_of(i) == "train"]
+    subset = train[::3] + [oid for i, oid in enumerate(ALL_IDS) if split_of(i) == "test"][:2]  # test ids: not train
+    per_rank = consume(shards, world_size, num_workers, splits=("train",), object_ids=subset)
+    assert sorted(oid for ids in per_rank for oid in ids) == sorted(train[::3])
+    assert len(ShardDataset(shards, splits=("train",), object_ids=subset)) == len(train[::3])
+    assert len(ShardDataset(shards, object_ids=subset)) == len(subset)
+
+
 def test_labels_join_with_missing_values(shards):
     labels = pd.DataFrame({"object_id": [object_id(i) for i in range(0, 35, 2)],
                            "galaxy10_class": [i % 10 for i in range(0, 35, 2)],
@@ -207,22 +217,6 @@ def test_augmentations_depend_only_on_seed_epoch_and_object(shards):
     assert reference == pytest.approx(expected, abs=1e-4)
     other_epoch = offsets(2, 2, epoch=1, shuffle=True)
     assert sum(abs(other_epoch[oid] - reference[oid]) > 1e-3 for oid in ALL_IDS) > 30
-
-
-def random_crop(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    top, left = torch.randint(0, 3, (2,), generator=generator).tolist()
-    return image[:, top:top + 6, left:left + 6] * 2.0
-
-
-def test_contrastive_views_are_normalised_and_batched(shards):
-    dataset = ShardDataset(shards, transform=ContrastiveViews(random_crop, n_views=2),
-                           normalise=AsinhNormalise([1.0, 1.0, 1.0], softening=1.0))
-    batch = next(iter(DataLoader(dataset, batch_size=4, collate_fn=collate)))
-    assert batch["image"].shape == (4, 3, 6, 6) and len(batch["views"]) == 2
-    assert all(view.shape == (4, 3, 6, 6) for view in batch["views"])
-    index = torch.tensor([int(oid[3:]) for oid in batch["object_id"]], dtype=torch.float32)
-    torch.testing.assert_close(batch["image"][:, 0, 0, 0], torch.asinh(index))
-    torch.testing.assert_close(batch["views"][1][:, 1, 3, 3], torch.asinh(2 * (index + 1000)))
 
 
 def peak_bytes_while_iterating(paths: list[str]) -> int:

@@ -21,7 +21,7 @@ import glob
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,27 +114,6 @@ def centre_crop(image: torch.Tensor, size: int) -> torch.Tensor:
     return image[..., top:top + size, left:left + size]
 
 
-class ContrastiveViews:
-    """``n_views`` augmented views of an image plus the un-augmented image, centre-cropped to the views' size.
-
-    ``transform(image, generator) -> image`` is any augmentation (e.g. from ``galssl.augment``); the views draw
-    from one per-sample generator in turn, so they are reproducible and differ from each other.
-    """
-
-    def __init__(self, transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor], n_views: int = 2,
-                 crop_size: int | None = None) -> None:
-        if n_views < 0:
-            raise ConfigError(f"n_views must be >= 0 (got {n_views})")
-        self.transform, self.n_views, self.crop_size = transform, n_views, crop_size
-
-    def __call__(self, image: torch.Tensor, generator: torch.Generator) -> dict[str, Any]:
-        views = [self.transform(image, generator) for _ in range(self.n_views)]
-        if len({tuple(view.shape) for view in views}) > 1:
-            raise ConfigError("augmented views differ in shape: use a fixed output crop size in the augmentation")
-        size = self.crop_size or (views[0].shape[-1] if views else image.shape[-1])
-        return {"image": centre_crop(image, size), "views": views}
-
-
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     """Batch samples: tensors stacked on a new first axis, lists of tensors (views) stacked item by item,
     anything else (``object_id``) kept as a list."""
@@ -176,8 +155,9 @@ def _block(index: int, count: int, total: int) -> tuple[int, int]:
 class ShardDataset(IterableDataset):
     """Stream ``{"object_id", "image", ["label"], ["target"], ...}`` samples from galssl Parquet shards.
 
-    ``image`` is the (C, H, W) float32 flux image, then ``transform(image, generator)`` (a tensor, or a dict such as
-    ``ContrastiveViews``' that is merged into the sample), then ``normalise`` on ``image`` and every view.
+    ``image`` is the (C, H, W) float32 flux image, then ``transform(image, generator)`` (a tensor, or a dict merged
+    into the sample), then ``normalise`` on ``image`` and any ``views``. Training passes neither: it augments and
+    normalises whole batches on the device (``galssl.augment.views``).
     ``labels`` (indexed, or with a column, ``object_id``) attaches ``label`` (int64, -1 when missing) from
     ``label_column`` and ``target`` ((K,) float32, NaN when missing) from ``target_columns``. See the module
     docstring for the work split. Memory: one read batch of ``read_batch_size`` rows plus ``shuffle_buffer``
@@ -189,7 +169,7 @@ class ShardDataset(IterableDataset):
                  label_column: str | None = None, target_columns: Sequence[str] = (),
                  transform: Transform | None = None, normalise: Normalise | None = None,
                  rank: int | None = None, world_size: int | None = None, drop_uneven: bool = False,
-                 read_batch_size: int = 128) -> None:
+                 read_batch_size: int = 128, object_ids: Collection[str] | None = None) -> None:
         super().__init__()
         if not paths:
             raise ConfigError("ShardDataset needs at least one shard path")
@@ -200,6 +180,8 @@ class ShardDataset(IterableDataset):
             splits = (splits,)
         self.paths = [os.fspath(path) for path in paths]
         self.splits = None if splits is None else tuple(splits)
+        # Optional subset of objects (e.g. the N labelled galaxies of a label-efficiency run), within the splits.
+        self.object_ids = None if object_ids is None else pa.array(sorted(set(map(str, object_ids))), pa.string())
         self.seed, self.shuffle, self.shuffle_buffer = int(seed), bool(shuffle), int(shuffle_buffer)
         self.transform, self.normalise = transform, normalise
         self.rank, self.world_size, self.drop_uneven = rank, world_size, bool(drop_uneven)
@@ -216,18 +198,28 @@ class ShardDataset(IterableDataset):
             try:
                 with pq.ParquetFile(path) as parquet:
                     this_shape, num_rows = image_shape(parquet.schema_arrow), parquet.metadata.num_rows
-                    split = None if self.splits is None else parquet.read(columns=["split"]).column("split")
+                    keep = self._keep(parquet.read(columns=self._filter_columns())) if self._filter_columns() else None
             except (OSError, pa.ArrowInvalid) as error:
                 raise DataError(f"cannot read shard {path}: {error}") from error
             if shape is not None and this_shape != shape:
                 raise DataError(f"shard {path} holds {this_shape} images, earlier shards {shape}")
             shape = this_shape
-            if split is None:
-                counts.append(num_rows)
-            else:
-                counts.append(int(pc.sum(pc.is_in(split, pa.array(self.splits, pa.string()))).as_py() or 0))
+            counts.append(num_rows if keep is None else int(keep.sum()))
         assert shape is not None
         return shape, counts
+
+    def _filter_columns(self) -> list[str]:
+        """Columns that decide which rows are selected (none: every row)."""
+        return ([] if self.splits is None else ["split"]) + ([] if self.object_ids is None else ["object_id"])
+
+    def _keep(self, rows: pa.Table | pa.RecordBatch) -> np.ndarray:
+        """Boolean mask of the selected rows of a table or batch holding the filter columns."""
+        keep = np.ones(rows.num_rows, dtype=bool)
+        if self.splits is not None:
+            keep &= pc.is_in(rows.column("split"), pa.array(self.splits, pa.string())).to_numpy(zero_copy_only=False)
+        if self.object_ids is not None:
+            keep &= pc.is_in(rows.column("object_id"), self.object_ids).to_numpy(zero_copy_only=False)
+        return keep
 
     def _attach_labels(self, labels: pd.DataFrame | None, label_column: str | None,
                        target_columns: tuple[str, ...]) -> None:
@@ -310,11 +302,7 @@ class ShardDataset(IterableDataset):
         """Selected rows low..high-1 of one shard, one record batch at a time."""
         seen = 0  # selected rows of this shard read so far
         for batch in parquet.iter_batches(batch_size=self.read_batch_size, columns=columns):
-            if self.splits is None:
-                rows = np.arange(batch.num_rows)
-            else:
-                keep = pc.is_in(batch.column("split"), pa.array(self.splits, pa.string()))
-                rows = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
+            rows = np.arange(batch.num_rows) if not self._filter_columns() else np.flatnonzero(self._keep(batch))
             wanted = rows[max(low - seen, 0):max(high - seen, 0)]
             seen += len(rows)
             object_ids, images = batch.column("object_id"), batch.column("image")

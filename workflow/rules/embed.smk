@@ -1,22 +1,99 @@
-# Embeddings of every object (all splits) from each trained encoder.
+# Embeddings of every object (all splits): from each trained encoder, from the pixel-PCA floor, and from external
+# encoders named in `embed.external` (any timm model, optionally with local weights).
+
+
+def encoder_crop(survey):
+    """Side of the images the encoders see: the pretraining crop, else the cutout size."""
+    from galssl.pretrain import crop_size
+
+    return crop_size(config["pretrain"], config["surveys"][survey]["cutout_size"])
 
 
 rule embed:
     input:
-        ckpt="results/{survey}/{method}/encoder.ckpt",
+        ckpt="results/{survey}/{embedding}/encoder.ckpt",
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
     output:
-        "results/{survey}/{method}/embeddings.parquet",
+        "results/{survey}/{embedding}/embeddings.parquet",
+    wildcard_constraints:
+        embedding="|".join(sorted(config["pretrain"]["methods"]) + ["pixels_pca"]),
+    params:
+        batch_size=config["embed"]["batch_size"],
     log:
-        "logs/embed/{survey}.{method}.log",
+        "logs/embed/{survey}.{embedding}.log",
     benchmark:
-        "benchmarks/rules/embed/{survey}.{method}.tsv"
+        "benchmarks/rules/embed/{survey}.{embedding}.tsv"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
         gpu=1,
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "galssl embed --ckpt {input.ckpt} --shards {input.shards} --manifest {input.manifest}"
+        " --out {output} --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
+
+
+rule pixels_pca:
+    input:
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+    output:
+        "results/{survey}/pixels_pca/encoder.ckpt",
+    params:
+        seed=config["seed"],
+        crop=lambda w: encoder_crop(w.survey),
+        n_components=config["embed"]["pixels_pca"]["n_components"],
+    log:
+        "logs/embed/{survey}.pixels_pca.fit.log",
+    benchmark:
+        "benchmarks/rules/embed/{survey}.pixels_pca.fit.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl fit-pixel-pca --shards {input.shards} --manifest {input.manifest} --crop {params.crop}"
+        " --n-components {params.n_components} --survey {wildcards.survey} --seed {params.seed}"
         " --out {output} --threads {threads} > {log} 2>&1"
+
+
+def external_option(name, key, flag):
+    """`--flag value` for an optional key of `embed.external.<name>`, else ''."""
+    value = config["embed"]["external"][name].get(key)
+    return f"{flag} {value}" if value not in (None, "") else ""
+
+
+rule embed_external:
+    input:
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+        weights=lambda w: config["embed"]["external"][w.embedding].get("weights") or [],
+    output:
+        "results/{survey}/{embedding}/embeddings.parquet",
+    wildcard_constraints:
+        embedding="|".join(sorted(config["embed"]["external"])) or "(?!)",
+    params:
+        timm=lambda w: config["embed"]["external"][w.embedding]["timm"],
+        weights=lambda w: external_option(w.embedding, "weights", "--weights"),
+        crop=lambda w: external_option(w.embedding, "crop", "--crop"),
+        batch_size=config["embed"]["batch_size"],
+    log:
+        "logs/embed/{survey}.{embedding}.log",
+    benchmark:
+        "benchmarks/rules/embed/{survey}.{embedding}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl embed --timm {params.timm} {params.weights} {params.crop} --name {wildcards.embedding}"
+        " --shards {input.shards} --manifest {input.manifest} --out {output}"
+        " --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"

@@ -19,6 +19,7 @@ from galssl.methods.backbone import BackboneSettings, create_backbone
 from galssl.methods.base import Method, encoder_module
 from galssl.methods.mae import MAE, MAESettings
 from galssl.methods.moco import MoCo, MoCoSettings
+from galssl.methods.pixels_pca import PixelPCA, PixelPCASettings
 from galssl.methods.settings import MethodSettings, parse_settings
 from galssl.methods.simclr import SimCLR, SimCLRSettings
 from galssl.methods.supervised import Supervised, SupervisedSettings
@@ -28,8 +29,10 @@ _REGISTRY: dict[str, tuple[type[MethodSettings], type[nn.Module]]] = {
     "simclr": (SimCLRSettings, SimCLR),
     "mae": (MAESettings, MAE),
     "supervised": (SupervisedSettings, Supervised),
+    "pixels_pca": (PixelPCASettings, PixelPCA),
 }
-METHODS: tuple[str, ...] = tuple(_REGISTRY)
+# Methods trained by `galssl pretrain` (pixels_pca is fitted in closed form by `galssl fit-pixel-pca`).
+METHODS: tuple[str, ...] = ("moco", "simclr", "mae", "supervised")
 
 
 def method_settings(name: str, config: Mapping[str, Any] | None = None) -> MethodSettings:
@@ -51,6 +54,6 @@ def create_method(name: str, *, in_chans: int, img_size: int, config: Mapping[st
     return _REGISTRY[name][1](in_chans=in_chans, img_size=img_size, config=settings)
 
 
-__all__ = ["METHODS", "BackboneSettings", "MAE", "MAESettings", "Method", "MethodSettings", "MoCo", "MoCoSettings",
+__all__ = ["METHODS", "BackboneSettings", "MAE", "MAESettings", "Method", "MethodSettings", "MoCo", "MoCoSettings", "PixelPCA", "PixelPCASettings",
            "SimCLR", "SimCLRSettings", "Supervised", "SupervisedSettings", "create_backbone", "create_method",
            "encoder_module", "method_settings"]
