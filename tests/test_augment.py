@@ -212,3 +212,24 @@ def test_augmentation_figure_has_one_panel_per_galaxy_and_column():
     assert len(figure.axes) == 4 * (1 + len(named) + 1)
     titles = [ax.get_title() for ax in figure.axes[:len(named) + 2]]  # first row, left to right
     assert titles[0] == "original" and titles[-1] == "all composed"
+
+
+def test_batch_views_are_seeded_by_batch_and_epoch_and_shaped_for_the_method():
+    from galssl.augment.views import BatchViews
+
+    images = gaussian(size=32, bands=3).expand(4, 3, 32, 32) * (1 + torch.arange(4.0)).view(4, 1, 1, 1)
+    batch = {"image": images, "object_id": ["a", "b", "c", "d"]}
+    augment = Compose([RandomRotation(), JitterCrop(24, 3)])
+    views = BatchViews(augment, n_views=2, crop_size=24, normalise=torch.asinh, seed=7)
+    first, again, later = views(batch, epoch=0), views(batch, epoch=0), views(batch, epoch=1)
+    assert [v.shape for v in first["views"]] == [(4, 3, 24, 24)] * 2
+    assert torch.equal(first["views"][0], again["views"][0]) and torch.equal(first["views"][1], again["views"][1])
+    assert not torch.equal(first["views"][0], first["views"][1])  # two different views of each image
+    assert not torch.equal(first["views"][0], later["views"][0])  # a new epoch draws anew
+    other = views({**batch, "object_id": ["a", "b", "c", "e"]}, epoch=0)
+    assert not torch.equal(first["views"][0], other["views"][0])  # another batch draws anew
+    assert torch.equal(first["image"], torch.asinh(images[..., 4:28, 4:28]))  # plain image: normalised centre crop
+    assert first["object_id"] == batch["object_id"] and torch.equal(batch["image"], images)  # input untouched
+    single = BatchViews(augment, n_views=0, crop_size=24, normalise=torch.asinh, seed=7)(batch, epoch=0)
+    assert single["image"].shape == (4, 3, 24, 24) and "views" not in single
+    assert torch.allclose(torch.sinh(single["image"]).sum((1, 2, 3)), images.sum((1, 2, 3)), rtol=0.05)  # flux kept

@@ -95,6 +95,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     assert f"resuming from {checkpoints / 'last.ckpt'}" in rerun.stderr
     _, recipe = load_encoder(out / "encoder.ckpt")
     assert recipe["global_step"] == 6 * -(-36 // 8)
+    assert not checkpoints.exists()  # finished: a later forced rerun starts afresh instead of resuming
 
 
 def test_bad_checkpoints_give_clear_errors(tmp_path):
@@ -108,3 +109,71 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
         load_encoder(foreign)
     with pytest.raises(DataError, match="file not found"):
         load_encoder(tmp_path / "missing.ckpt")
+
+
+def test_pixels_pca_floor_matches_a_batch_pca_and_loads_like_any_encoder(dataset, tmp_path):
+    import numpy as np
+    from sklearn.decomposition import PCA
+
+    from galssl.data import AsinhNormalise, ShardDataset, centre_crop, load_manifest
+    from galssl.pixels import fit_pixel_pca
+
+    root, shards = dataset
+    out = tmp_path / "pixels_pca" / "encoder.ckpt"
+    n = fit_pixel_pca(shards, root / "manifest.json", 24, 5, seed=3, out=out, survey="sdss", batch_size=8)
+    assert n == 36  # the train split only
+    method, recipe = load_encoder(out)
+    assert recipe["method"] == "pixels_pca" and method.embedding_dim == 5 and len(recipe["explained_variance_ratio"]) == 5
+    normalise = AsinhNormalise.from_manifest(load_manifest(root / "manifest.json"))
+    train = [s["image"] for s in ShardDataset(shards, splits=["train"], normalise=normalise,
+                                              transform=lambda image, generator: centre_crop(image, 24))]
+    images = torch.stack(train)
+    flat = images.reshape(len(images), -1).numpy()
+    reference = PCA(n_components=5).fit(flat)
+    components = method.encoder.components.numpy()
+    np.testing.assert_allclose(components @ components.T, np.eye(5), atol=1e-4)
+    # Same subspace as a one-shot PCA: the incremental fit's leading components match up to sign.
+    agreement = np.abs(np.sum(components[:3] * reference.components_[:3], axis=1))
+    assert np.all(agreement > 0.99), agreement
+    projected = method.embed(images).numpy()
+    np.testing.assert_allclose(np.abs(projected[:, 0]), np.abs(reference.transform(flat)[:, 0]), rtol=1e-3, atol=1e-3)
+    with pytest.raises(DataError, match="embed.pixels_pca.n_components=100"):
+        fit_pixel_pca(shards, root / "manifest.json", 24, 100, seed=3, out=tmp_path / "x.ckpt")
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_head(dataset, tmp_path):
+    import pandas as pd
+
+    from galssl.evaluate.baseline import label_subset, labelled_train_objects
+    from galssl.evaluate.label_efficiency import nested_stratified_order
+
+    root, shards = dataset
+    labels = str(root / "labels.parquet")
+    everyone = labelled_train_objects(shards, labels, "galaxy10_class")
+    small, large = (label_subset(shards, labels, "galaxy10_class", n, seed=5) for n in (8, 16))
+    assert len(small) == 8 and set(small["object_id"]) <= set(large["object_id"])  # nested
+    order = nested_stratified_order(everyone["label"].to_numpy(), 5)
+    assert sorted(small["object_id"]) == sorted(everyone["object_id"].iloc[order[:8]])
+    assert len(label_subset(shards, labels, "galaxy10_class", 10_000, seed=5)) == len(everyone)  # capped
+    ids = tmp_path / "ids.parquet"
+    small.to_parquet(ids)
+    out = tmp_path / "scratch"
+    command = pretrain_command(root, shards, "supervised", out, {"epochs": 3, "online_probe": False,
+                                                                 "val_every_n_epochs": 2})
+    result = subprocess.run([*command, "--train-ids", str(ids)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    _, recipe = load_encoder(out / "encoder.ckpt")
+    assert recipe["global_step"] == 3  # 8 objects, batch 8: one step per epoch — the other train objects unseen
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert "probe/accuracy" not in metrics.columns and metrics["val/loss"].notna().sum() == 1  # epoch 2 only
+    scores = tmp_path / "scores.parquet"
+    score = subprocess.run([*CLI, "score-supervised", "--ckpt", str(out / "encoder.ckpt"), "--train-ids", str(ids),
+                            "--shards", *shards, "--manifest", str(root / "manifest.json"), "--labels", labels,
+                            "--seed", "5", "--split", "val", "--out", str(scores)], capture_output=True, text=True,
+                           timeout=300)
+    assert score.returncode == 0, score.stderr[-2000:]
+    table = pd.read_parquet(scores)
+    assert list(table["metric"]) == ["accuracy", "macro_f1"] and set(table["n_labels"]) == {8}
+    assert set(table["method"]) == {"supervised_from_scratch"} and set(table["split"]) == {"val"}
+    assert ((table["value"] >= 0) & (table["value"] <= 1)).all()

@@ -26,18 +26,15 @@ def embed_shards(encode, shards: list[str], manifest: dict, crop: int, batch_siz
                  workers: int = 0, device: str | None = None) -> tuple[list[str], np.ndarray]:
     """Run ``encode`` (images → (B, D)) over every object of the shards, centre-cropped and asinh-normalised."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-    def evaluation(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        return centre_crop(image, crop)
-
-    dataset = ShardDataset(shards, transform=evaluation, normalise=AsinhNormalise.from_manifest(manifest))
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate, num_workers=workers)
+    normalise = AsinhNormalise.from_manifest(manifest)
+    # The loader only reads raw cutouts; crop and normalisation run batch-wise on the device.
+    loader = DataLoader(ShardDataset(shards), batch_size=batch_size, collate_fn=collate, num_workers=workers)
     ids: list[str] = []
     vectors: list[np.ndarray] = []
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
     for batch in loader:
         with autocast:
-            out = encode(batch["image"].to(device))
+            out = encode(normalise(centre_crop(batch["image"].to(device), crop)))
         vectors.append(out.float().cpu().numpy())
         ids.extend(batch["object_id"])
     matrix = np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float32)

@@ -15,12 +15,13 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from galssl.augment import build_augmentations
+from galssl.augment.views import BatchViews
 from galssl.checkpoint import save_encoder
-from galssl.data import AsinhNormalise, ContrastiveViews, ShardDataset, centre_crop, collate, load_manifest
-from galssl.errors import ConfigError, GalsslError
+from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import atomic_path
 from galssl.methods import create_method
-from galssl.train import LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, make_trainer
+from galssl.train import LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, ddp_layout, make_trainer
 
 PREEMPTED_EXIT_CODE = 75
 """Exit status after a checkpoint on SIGTERM/SIGUSR1 (EX_TEMPFAIL): the job failed, a retry resumes it."""
@@ -44,6 +45,7 @@ class PretrainInputs:
     out_dir: Path
     instrument: str = "sdss"
     workers: int = 0
+    train_ids: str | None = None  # table with object_id: train on these train-split objects only (label efficiency)
 
 
 class SetEpoch(Callback):
@@ -81,6 +83,16 @@ def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
     labels = table[["object_id", class_column]].copy()
     labels[class_column] = pd.to_numeric(labels[class_column], errors="coerce").fillna(-1).astype("int64")
     return labels.set_index("object_id")
+
+
+def read_object_ids(path: str | None) -> list[str] | None:
+    """The object_id column of a Parquet/CSV table, or None without a path."""
+    if not path:
+        return None
+    table = pd.read_csv(path) if str(path).endswith(".csv") else pd.read_parquet(path)
+    if "object_id" not in table.columns:
+        raise DataError(f"{path} has no object_id column (columns: {', '.join(map(str, table.columns[:12]))})")
+    return table["object_id"].astype(str).tolist()
 
 
 def method_config(section: dict, method: str, n_classes: int) -> dict:
@@ -131,19 +143,24 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     def evaluation(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return centre_crop(image, size)
 
-    n_views = int(getattr(method, "n_views", 0))
-    train_transform = ContrastiveViews(augment, n_views=n_views, crop_size=size) if n_views >= 1 else augment
-    common = dict(seed=inputs.seed, labels=labels, label_column=class_column if labels is not None else None,
-                  normalise=normalise)
-    train_set = ShardDataset(inputs.shards, splits=("train",), shuffle=True, transform=train_transform,
-                             drop_uneven=True, **common)
-    val_set = ShardDataset(inputs.shards, splits=("val",), shuffle=False, transform=train_transform, drop_uneven=True, **common)
+    # The loaders only read raw cutouts; the views are made batch-wise on the device (galssl.augment.views).
+    batch_views = BatchViews(augment, int(getattr(method, "n_views", 0)), size, normalise, inputs.seed)
+    common = dict(seed=inputs.seed, labels=labels, label_column=class_column if labels is not None else None)
+    train_set = ShardDataset(inputs.shards, splits=("train",), shuffle=True, drop_uneven=True,
+                             object_ids=read_object_ids(inputs.train_ids), **common)
+    if len(train_set) == 0:
+        raise DataError(f"no train-split objects to train on{' among ' + inputs.train_ids if inputs.train_ids else ''}")
+    queue = getattr(method.config, "queue_size", None)
+    if queue is not None and queue >= len(train_set):
+        print(f"warning: pretrain.method_config.{inputs.method}.queue_size={queue} is not below the {len(train_set)} "
+              "train objects, so a galaxy's own earlier keys become its negatives; lower it", file=sys.stderr)
+    val_set = ShardDataset(inputs.shards, splits=("val",), shuffle=False, drop_uneven=True, **common)
     callbacks: list[Callback] = [SetEpoch(train_set)]
-    if labels is not None:
-        probe_train = _probe_set(ShardDataset(inputs.shards, splits=("train",), transform=evaluation, **common),
-                                 settings.probe_train_size, class_column)
-        probe_val = _probe_set(ShardDataset(inputs.shards, splits=("val",), transform=evaluation, **common),
-                               settings.probe_val_size, class_column)
+    if labels is not None and settings.online_probe:
+        probe_train = _probe_set(ShardDataset(inputs.shards, splits=("train",), transform=evaluation,
+                                              normalise=normalise, **common), settings.probe_train_size, class_column)
+        probe_val = _probe_set(ShardDataset(inputs.shards, splits=("val",), transform=evaluation,
+                                            normalise=normalise, **common), settings.probe_val_size, class_column)
         if len(probe_train[1]) and len(probe_val[1]):
             callbacks.append(LinearProbe(probe_train, probe_val))
 
@@ -151,12 +168,14 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
                   persistent_workers=False)
     train_loader = DataLoader(train_set, **loader)
     val_loader = DataLoader(val_set, **loader)
-    steps_per_epoch = max(1, len(train_set) // settings.batch_size + (len(train_set) % settings.batch_size > 0))
+    devices, nodes, _ = ddp_layout()
+    per_rank = sum(train_set.shard_counts) // (devices * nodes)  # drop_uneven: every rank gets N // R samples
+    steps_per_epoch = max(1, -(-per_rank // settings.batch_size))
     out_dir = inputs.out_dir
     last = out_dir / "checkpoints" / "last.ckpt"
     preemption = PreemptionCheckpoint(last)
     trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch)
-    module = PretrainModule(method, settings, steps_per_epoch)
+    module = PretrainModule(method, settings, steps_per_epoch, batch_views=batch_views)
     resume = last if last.exists() else None
     if resume:
         print(f"resuming from {resume}", file=sys.stderr)
@@ -177,4 +196,7 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
                 shutil.copyfile(metrics, tmp)
         else:
             raise GalsslError(f"training wrote no metrics ({metrics}); check the log")
+        # Resume state is for interrupted runs only: a finished run leaves none, so a forced or re-configured rerun
+        # starts from scratch instead of resuming a run that already ended.
+        shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     return encoder_path

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.environments import LightningEnvironment, SLURMEnvironment
+from lightning.pytorch.strategies import DDPStrategy
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -38,6 +41,8 @@ class TrainSettings:
     early_stopping_patience: int = 4
     probe_train_size: int = 1500
     probe_val_size: int = 800
+    val_every_n_epochs: int = 1  # label-efficiency runs on a few labels repeat many short epochs: validate less often
+    online_probe: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -63,11 +68,17 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:
 class PretrainModule(L.LightningModule):
     """Wraps a galssl method (``galssl.methods``) for Lightning."""
 
-    def __init__(self, method: torch.nn.Module, settings: TrainSettings, steps_per_epoch: int) -> None:
+    def __init__(self, method: torch.nn.Module, settings: TrainSettings, steps_per_epoch: int,
+                 batch_views: Callable[[dict, int], dict] | None = None) -> None:
         super().__init__()
         self.method = method
         self.settings = settings
         self.steps_per_epoch = max(1, steps_per_epoch)
+        self.batch_views = batch_views
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Augment the whole batch on its device (raw cutouts in, views and normalised images out)."""
+        return batch if self.batch_views is None else self.batch_views(batch, self.current_epoch)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, logs = self.method.training_loss(batch)
@@ -136,33 +147,53 @@ class PreemptionCheckpoint(Callback):
         self.requested = True
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.is_global_zero:
-            for sig in (signal.SIGTERM, signal.SIGUSR1):
-                signal.signal(sig, self._handler)
+        # Every rank: Slurm signals every task of a step, and the save below is collective.
+        for sig in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, self._handler)
 
     def on_train_batch_end(self, trainer: L.Trainer, module, outputs, batch, batch_idx) -> None:
-        if self.requested and not self.preempted:
+        # Under DDP all ranks stop after the same step when any one was signalled.
+        if trainer.strategy.reduce_boolean_decision(self.requested, all=False) and not self.preempted:
             trainer.save_checkpoint(self.last_path)
             self.preempted = True
             trainer.should_stop = True
 
 
+def ddp_layout() -> tuple[int, int, bool]:
+    """(processes per node, nodes, launched by srun) of this training run.
+
+    ``srun`` started one task per rank (``galssl.cluster.ddp_launcher``; Lightning's ``SLURMEnvironment`` reads
+    SLURM_NTASKS/PROCID/LOCALID/NODEID): one process per task. Otherwise a single process, which Lightning turns
+    into one per visible GPU on this node.
+    """
+    tasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    if tasks > 1 and "SLURM_PROCID" in os.environ and os.environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        nodes = int(os.environ.get("SLURM_NNODES", "1"))
+        return tasks // nodes, nodes, True
+    return (torch.cuda.device_count() if torch.cuda.is_available() else 1), 1, False
+
+
 def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callback], max_epochs: int | None = None,
                  max_steps: int = -1, steps_per_epoch: int = 5) -> tuple[L.Trainer, ModelCheckpoint]:
-    """A Trainer that picks CUDA (bf16, DDP over all GPUs/nodes) when present and the CPU otherwise."""
+    """A Trainer on CUDA (bf16) when present, else the CPU; DDP (NCCL, or gloo on CPUs) over ``ddp_layout()``."""
     cuda = torch.cuda.is_available()
-    n_gpus = torch.cuda.device_count() if cuda else 0
-    num_nodes = int(os.environ.get("SLURM_NNODES", os.environ.get("GALSSL_NUM_NODES", "1")))
+    devices, num_nodes, by_srun = ddp_layout()
+    distributed = devices * num_nodes > 1
+    # Under srun, no Slurm auto-requeue: PreemptionCheckpoint saves and Snakemake's retry resumes. Without srun,
+    # Lightning starts the extra per-GPU processes itself.
+    plugins = [SLURMEnvironment(auto_requeue=False) if by_srun else LightningEnvironment()] if distributed else []
     checkpoint = ModelCheckpoint(dirpath=out_dir / "checkpoints", filename="step{step}", save_last=True,
                                  every_n_train_steps=settings.checkpoint_every_n_steps, save_top_k=1,
                                  monitor="val/loss", mode="min", auto_insert_metric_name=False)
     trainer = L.Trainer(
         accelerator="gpu" if cuda else "cpu",
-        devices=n_gpus if cuda else 1,
-        num_nodes=num_nodes if cuda else 1,
-        strategy="ddp" if cuda and (n_gpus > 1 or num_nodes > 1) else "auto",
+        devices=devices,
+        num_nodes=num_nodes,
+        strategy=DDPStrategy(process_group_backend="nccl" if cuda else "gloo") if distributed else "auto",
+        plugins=plugins,
         precision="bf16-mixed" if cuda else "32-true",
         max_epochs=max_epochs or settings.epochs,
+        check_val_every_n_epoch=max(1, settings.val_every_n_epochs),
         max_steps=max_steps,
         logger=CSVLogger(out_dir, name="logs", version=""),
         callbacks=[checkpoint, EarlyStopping("val/loss", patience=settings.early_stopping_patience, mode="min"), *callbacks],
