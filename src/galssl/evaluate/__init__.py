@@ -1,0 +1,1 @@
+"""Downstream evaluation on frozen embeddings: metrics, morphology probes, label efficiency, photometric redshifts."""

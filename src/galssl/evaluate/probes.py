@@ -1,0 +1,243 @@
+"""Morphology probes on frozen embeddings: class probes (logistic regression, kNN, MLP) and Galaxy Zoo vote-fraction
+probes (one soft-label linear model per question of the decision tree, binary cross-entropy on the fractions).
+
+Features are standardised with the train split's mean and scale; hyper-parameters are chosen on the val split and
+every number is measured on the whole test split.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+
+from galssl.errors import ConfigError, DataError
+from galssl.evaluate import metrics
+from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
+from galssl.gztree import DecisionTree, fraction_column, total_column
+
+CLASSIFIERS = ("logistic", "knn", "mlp")
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The ``probes`` config section (defaults = the schema's)."""
+
+    class_column: str = "galaxy10_class"
+    classifiers: tuple[str, ...] = CLASSIFIERS
+    logistic_c: tuple[float, ...] = (0.01, 0.1, 1.0)
+    knn_k: tuple[int, ...] = (5, 15, 50)
+    mlp_hidden_units: int = 128
+    mlp_alpha: tuple[float, ...] = (0.001, 0.1)
+    mlp_max_iter: int = 100
+    gz_tree: str | None = "gz2"
+    gz_questions: tuple[str, ...] | None = None
+    min_votes: int = 10
+    soft_l2: tuple[float, ...] = (0.0001, 0.001, 0.01, 0.1)
+    label_efficiency: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, section: dict | None) -> "ProbeSettings":
+        """Build from the config section; unknown keys are a ConfigError."""
+        section = dict(section or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"config error: unknown key {unknown[0]!r} in probes "
+                              f"(allowed: {', '.join(sorted(known))})")
+        for key in ("classifiers", "logistic_c", "knn_k", "mlp_alpha", "soft_l2", "gz_questions"):
+            if section.get(key) is not None:
+                section[key] = tuple(section[key])
+        settings = cls(**section)
+        for kind in settings.classifiers:
+            if kind not in CLASSIFIERS:
+                raise ConfigError(f"config error: probes.classifiers has {kind!r} (allowed: {', '.join(CLASSIFIERS)})")
+        return settings
+
+
+# --- class probes ------------------------------------------------------------------------------------------------
+def make_classifier(kind: str, parameter: float, settings: ProbeSettings, seed: int):
+    """An unfitted sklearn classifier of ``kind`` with its tuned parameter (C, k or alpha)."""
+    if kind == "logistic":
+        return LogisticRegression(C=parameter, max_iter=300)
+    if kind == "knn":
+        return KNeighborsClassifier(n_neighbors=int(parameter), weights="distance")
+    if kind == "mlp":
+        return MLPClassifier(hidden_layer_sizes=(settings.mlp_hidden_units,), alpha=parameter,
+                             max_iter=settings.mlp_max_iter, random_state=seed)
+    raise ConfigError(f"config error: probes.classifiers has {kind!r} (allowed: {', '.join(CLASSIFIERS)})")
+
+
+def parameter_grid(kind: str, settings: ProbeSettings, n_train: int) -> list[float]:
+    """Values tried on val: C for logistic, k for kNN (capped at the train size), alpha for the MLP."""
+    if kind == "knn":
+        return sorted({min(int(k), n_train) for k in settings.knn_k})
+    return list(settings.logistic_c if kind == "logistic" else settings.mlp_alpha)
+
+
+def fit_selected(kind: str, settings: ProbeSettings, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                 y_val: np.ndarray, seed: int):
+    """Fit one classifier per grid value on train, keep the best val accuracy (first on ties; the first grid value
+    when val is empty). Returns (fitted classifier, chosen parameter)."""
+    best, best_score, best_parameter = None, -1.0, None
+    for parameter in parameter_grid(kind, settings, len(y_train)):
+        model = make_classifier(kind, parameter, settings, seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_train, y_train)
+        if len(y_val) == 0:
+            return model, parameter
+        score = metrics.accuracy(y_val, model.predict(x_val))
+        if score > best_score:
+            best, best_score, best_parameter = model, score, parameter
+    return best, best_parameter
+
+
+def class_labels(data: LabelledEmbeddings, column: str) -> np.ndarray:
+    """Integer classes of the column; -1 or missing (non-galaxies, unlabelled) stay -1."""
+    raw = pd.to_numeric(pd.Series(data.column(column, "the label table (probes.class_column)")), errors="coerce")
+    return raw.fillna(-1).astype("int64").to_numpy()
+
+
+def run_class_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: int,
+                     log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every configured classifier on the class column: (tidy metrics, test predictions object_id/probe/true/
+    predicted). Objects with class −1 (non-galaxies) are left out of every split."""
+    y = class_labels(data, settings.class_column)
+    keep = y >= 0
+    split = data.split[keep]
+    y = y[keep]
+    train, val, test = (split == "train"), (split == "val"), (split == "test")
+    if len(np.unique(y[train])) < 2:
+        raise DataError(f"probes.class_column {settings.class_column!r}: the train split needs at least two "
+                        f"classes with labels >= 0 (got {len(np.unique(y[train]))})")
+    x = data.vectors[keep]
+    x_train, x_val, x_test = standardise(x[train], x[val], x[test])
+    rows, predictions = [], []
+    for kind in settings.classifiers:
+        model, parameter = fit_selected(kind, settings, x_train, y[train], x_val, y[val], seed)
+        log(f"{data.method} classes/{kind}: chose {parameter} on val")
+        task = f"classes_{kind}"
+        for name, xs, ys in (("val", x_val, y[val]), ("test", x_test, y[test])):
+            if len(ys) == 0:
+                continue
+            guess = model.predict(xs)
+            rows += metric_rows(data.method, task, int(train.sum()), seed, name,
+                                {"accuracy": metrics.accuracy(ys, guess), "macro_f1": metrics.macro_f1(ys, guess)})
+            if name == "test":
+                predictions.append(pd.DataFrame({"object_id": data.object_ids[keep][test], "probe": kind,
+                                                 "true_class": ys, "predicted_class": guess}))
+    frame = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(
+        columns=["object_id", "probe", "true_class", "predicted_class"])
+    return metric_frame(rows), frame
+
+
+# --- Galaxy Zoo vote fractions -----------------------------------------------------------------------------------
+class SoftLabelProbe:
+    """Linear model with one sigmoid output per answer, fitted by binary cross-entropy on vote fractions plus
+    ``l2``·|W|²/2 (full-batch L-BFGS, deterministic on CPU)."""
+
+    def __init__(self, l2: float = 0.001, max_iter: int = 100) -> None:
+        self.l2 = l2
+        self.max_iter = max_iter
+        self.weight: torch.Tensor | None = None
+        self.bias: torch.Tensor | None = None
+
+    def fit(self, x: np.ndarray, fractions: np.ndarray, seed: int = 0) -> "SoftLabelProbe":
+        """Fit on (n, D) features and (n, K) vote fractions in [0, 1]."""
+        generator = torch.Generator().manual_seed(seed)
+        features = torch.as_tensor(x, dtype=torch.float32)
+        target = torch.as_tensor(np.clip(fractions, 0.0, 1.0), dtype=torch.float32)
+        weight = (0.01 * torch.randn(features.shape[1], target.shape[1], generator=generator)).requires_grad_()
+        mean = target.mean(0).clamp(1e-3, 1 - 1e-3)
+        bias = torch.log(mean / (1 - mean)).clone().requires_grad_()  # start at the base rates
+        optimiser = torch.optim.LBFGS([weight, bias], max_iter=self.max_iter, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            optimiser.zero_grad()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(features @ weight + bias, target)
+            loss = loss + 0.5 * self.l2 * (weight ** 2).sum()
+            loss.backward()
+            return loss
+
+        optimiser.step(closure)
+        self.weight, self.bias = weight.detach(), bias.detach()
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted vote fractions (n, K), each answer's sigmoid on its own."""
+        if self.weight is None:
+            raise RuntimeError("SoftLabelProbe.predict before fit")
+        with torch.no_grad():
+            logits = torch.as_tensor(x, dtype=torch.float32) @ self.weight + self.bias
+        return torch.sigmoid(logits).numpy().astype(np.float64)
+
+    def loss(self, x: np.ndarray, fractions: np.ndarray) -> float:
+        """Mean binary cross-entropy of the predictions against vote fractions."""
+        p = np.clip(self.predict(x), 1e-7, 1 - 1e-7)
+        f = np.clip(fractions, 0.0, 1.0)
+        return float(-np.mean(f * np.log(p) + (1 - f) * np.log(1 - p)))
+
+
+def fit_soft_probe(x_train: np.ndarray, f_train: np.ndarray, x_val: np.ndarray, f_val: np.ndarray,
+                   l2_grid: tuple[float, ...], seed: int) -> tuple[SoftLabelProbe, float]:
+    """One SoftLabelProbe per l2 value; keep the lowest val cross-entropy (the middle value when val is empty)."""
+    if len(f_val) == 0:
+        l2 = l2_grid[len(l2_grid) // 2]
+        return SoftLabelProbe(l2).fit(x_train, f_train, seed), l2
+    fitted = [(SoftLabelProbe(l2).fit(x_train, f_train, seed), l2) for l2 in l2_grid]
+    return min(fitted, key=lambda pair: pair[0].loss(x_val, f_val))
+
+
+def question_fractions(data: LabelledEmbeddings, tree: DecisionTree, question: str,
+                       min_votes: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(mask of galaxies with >= min_votes answers to the question, (n, K) vote fractions, answers)."""
+    answers = tree.question(question).answers
+    source = f"the label table (Galaxy Zoo tree {tree.name}, question {question})"
+    total = pd.to_numeric(pd.Series(data.column(total_column(question), source)), errors="coerce").to_numpy()
+    fractions = np.stack([pd.to_numeric(pd.Series(data.column(fraction_column(question, a), source)),
+                                        errors="coerce").to_numpy(dtype=float) for a in answers], axis=1)
+    mask = (np.nan_to_num(total, nan=0.0) >= min_votes) & np.isfinite(fractions).all(axis=1)
+    return mask, fractions, answers
+
+
+def run_vote_fraction_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: int,
+                             log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One soft-label probe per question: (tidy metrics per answer on test, test predictions object_id/question/
+    answer/true_fraction/predicted_fraction). Questions without train or test galaxies are reported and skipped."""
+    if settings.gz_tree is None:
+        return metric_frame([]), pd.DataFrame(columns=["object_id", "question", "answer", "true_fraction",
+                                                       "predicted_fraction"])
+    tree = DecisionTree.load(settings.gz_tree)
+    questions = settings.gz_questions or tuple(q.name for q in tree.questions)
+    for question in questions:
+        tree.question(question)  # a ConfigError naming the tree's questions, before any fit
+    rows, predictions = [], []
+    for question in questions:
+        mask, fractions, answers = question_fractions(data, tree, question, settings.min_votes)
+        split = data.split
+        train, val, test = (mask & (split == s) for s in ("train", "val", "test"))
+        if train.sum() < 2 or test.sum() == 0:
+            log(f"{data.method} gz/{question}: skipped ({int(train.sum())} train, {int(test.sum())} test galaxies "
+                f"with >= {settings.min_votes} votes)")
+            continue
+        x_train, x_val, x_test = standardise(data.vectors[train], data.vectors[val], data.vectors[test])
+        probe, l2 = fit_soft_probe(x_train, fractions[train], x_val, fractions[val], settings.soft_l2, seed)
+        predicted = probe.predict(x_test)
+        log(f"{data.method} gz/{question}: {int(train.sum())} train galaxies, chose l2={l2} on val")
+        for k, answer in enumerate(answers):
+            values = metrics.vote_fraction_metrics(fractions[test, k], predicted[:, k])
+            rows += metric_rows(data.method, f"gz_{question}__{answer}", int(train.sum()), seed, "test", values)
+            predictions.append(pd.DataFrame({"object_id": data.object_ids[test], "question": question,
+                                             "answer": answer, "true_fraction": fractions[test, k],
+                                             "predicted_fraction": predicted[:, k]}))
+    frame = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(
+        columns=["object_id", "question", "answer", "true_fraction", "predicted_fraction"])
+    return metric_frame(rows), frame

@@ -1,0 +1,80 @@
+"""The probes and photoz config sections: schema defaults = dataclass defaults, one-line cross-key errors."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from galssl.config import load_schema, validate_config
+from galssl.errors import ConfigError
+from galssl.evaluate.label_efficiency import LabelEfficiencySettings
+from galssl.evaluate.photoz import PhotozSettings
+from galssl.evaluate.probes import ProbeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+MINIMAL = {"seed": 1, "surveys": {"sdss": {"provider": "mock", "instrument": "sdss", "bands": ["g", "r", "i"],
+                                           "pixel_scale_arcsec": 0.396}}}
+
+
+def as_plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def test_schema_defaults_equal_the_dataclass_defaults():
+    filled = validate_config(MINIMAL)
+    probes = asdict(ProbeSettings())
+    probes.pop("label_efficiency")
+    for key, value in probes.items():
+        assert filled["probes"][key] == as_plain(value), key
+    for key, value in asdict(LabelEfficiencySettings()).items():
+        assert filled["probes"]["label_efficiency"][key] == as_plain(value), key
+    for key, value in asdict(PhotozSettings()).items():
+        assert filled["photoz"][key] == as_plain(value), key
+
+
+def test_every_schema_key_is_a_dataclass_field():
+    properties = load_schema()["properties"]
+    assert set(properties["probes"]["properties"]) == set(asdict(ProbeSettings()))
+    assert set(properties["probes"]["properties"]["label_efficiency"]["properties"]) == set(
+        asdict(LabelEfficiencySettings()))
+    assert set(properties["photoz"]["properties"]) == set(asdict(PhotozSettings()))
+
+
+def test_the_default_config_sections_build_settings():
+    config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
+    probes = ProbeSettings.from_config(config["probes"])
+    assert probes.gz_tree == "gz2" and probes.class_column == "galaxy10_class"
+    efficiency = LabelEfficiencySettings.from_config(probes.label_efficiency)
+    assert (efficiency.min_log2, efficiency.max_log2, efficiency.seeds) == (4, 11, 3)
+    photoz = PhotozSettings.from_config(config["photoz"])
+    assert photoz.n_bins == 180 and photoz.bin_edges[-1] == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("section, change, message", [
+    ("probes", {"label_efficiency": {"min_log2": 9, "max_log2": 5}},
+     "probes.label_efficiency.min_log2 must be <= max_log2 (got 9 > 5)"),
+    ("photoz", {"z_min": 0.4, "z_max": 0.4}, "photoz.z_min must be < photoz.z_max"),
+    ("probes", {"gz_questions": ["bar", "has_bar"]}, "probes.gz_questions has 'has_bar', which Galaxy Zoo tree gz2"),
+    ("probes", {"gz_tree": "gz_decals", "gz_questions": ["anything_odd"]},
+     "'anything_odd', which Galaxy Zoo tree gz_decals does not ask"),
+    ("probes", {"gz_tree": "gz3"}, "probes.gz_tree must be one of gz2, gz_decals"),
+    ("probes", {"classifiers": ["svm"]}, "probes.classifiers[0] must be one of logistic, knn, mlp"),
+    ("photoz", {"n_bins": 1}, "photoz.n_bins must be >= 2"),
+    ("photoz", {"train_fractions": [0.0, 1.0]}, "photoz.train_fractions[0] must be > 0"),
+])
+def test_config_mistakes_are_one_line_errors(section, change, message):
+    config = copy.deepcopy(MINIMAL)
+    config[section] = change
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_gz_questions_of_the_tree_are_accepted():
+    config = copy.deepcopy(MINIMAL)
+    config["probes"] = {"gz_tree": "gz_decals", "gz_questions": ["bar", "merging"]}
+    assert validate_config(config)["probes"]["gz_questions"] == ["bar", "merging"]

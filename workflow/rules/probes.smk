@@ -1,0 +1,177 @@
+# Morphology probes on frozen embeddings, per survey x embedding: class probes (logistic regression, kNN, MLP) and
+# one soft-label probe per Galaxy Zoo question; label-efficiency curves (probes refitted on N = 2^k labels).
+
+
+def probes_json():
+    """The `probes` config section as canonical JSON (a change re-runs the probe rules)."""
+    return json.dumps(config["probes"], sort_keys=True)
+
+
+def label_efficiency_tables(survey):
+    """Label-efficiency tables drawn in one figure: every embedding, plus the from-scratch baseline when it runs."""
+    tables = [f"results/{survey}/{embedding}/label_efficiency.parquet" for embedding in embedding_names()]
+    scratch_targets = globals().get("scratch_targets")  # workflow/rules/baseline.smk, when included
+    if scratch_targets is not None and scratch_targets():
+        tables.append(f"results/{survey}/supervised_from_scratch/label_efficiency.parquet")
+    return tables
+
+
+rule probes:
+    input:
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+    output:
+        metrics="results/{survey}/{embedding}/probes/metrics.parquet",
+        classes="results/{survey}/{embedding}/probes/class_predictions.parquet",
+        votes="results/{survey}/{embedding}/probes/vote_predictions.parquet",
+    params:
+        probes=probes_json(),
+        seed=config["seed"],
+    log:
+        "logs/probes/{survey}.{embedding}.log",
+    benchmark:
+        "benchmarks/rules/probes/{survey}.{embedding}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl probes --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --method {wildcards.embedding} --probes {params.probes:q} --seed {params.seed} --threads {threads}"
+        " --metrics-out {output.metrics} --class-predictions-out {output.classes}"
+        " --vote-predictions-out {output.votes} > {log} 2>&1"
+
+
+rule probe_confusion:
+    input:
+        predictions="results/{survey}/{embedding}/probes/class_predictions.parquet",
+        labels=labels_input(),
+    output:
+        report(
+            "results/{survey}/{embedding}/probes/confusion.png",
+            caption="../report/probes_confusion.rst",
+            category="Probes",
+            subcategory="{survey}",
+        ),
+    params:
+        class_column=config["probes"]["class_column"],
+    log:
+        "logs/probes/{survey}.{embedding}.confusion.log",
+    benchmark:
+        "benchmarks/rules/probes/{survey}.{embedding}.confusion.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl plot-confusion --predictions {input.predictions} --labels {input.labels}"
+        " --class-column {params.class_column} --title '{wildcards.survey} / {wildcards.embedding}'"
+        " --out {output} > {log} 2>&1"
+
+
+rule probe_vote_fractions:
+    input:
+        "results/{survey}/{embedding}/probes/vote_predictions.parquet",
+    output:
+        report(
+            "results/{survey}/{embedding}/probes/vote_fractions.png",
+            caption="../report/probes_vote_fractions.rst",
+            category="Probes",
+            subcategory="{survey}",
+        ),
+    log:
+        "logs/probes/{survey}.{embedding}.vote_fractions.log",
+    benchmark:
+        "benchmarks/rules/probes/{survey}.{embedding}.vote_fractions.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl plot-vote-fractions --predictions {input} --title '{wildcards.survey} / {wildcards.embedding}'"
+        " --out {output} > {log} 2>&1"
+
+
+rule label_efficiency:
+    input:
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+    output:
+        "results/{survey}/{embedding}/label_efficiency.parquet",
+    params:
+        probes=probes_json(),
+        seed=config["seed"],
+    log:
+        "logs/probes/{survey}.{embedding}.label_efficiency.log",
+    benchmark:
+        "benchmarks/rules/probes/{survey}.{embedding}.label_efficiency.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl label-efficiency --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --method {wildcards.embedding} --probes {params.probes:q} --seed {params.seed} --threads {threads}"
+        " --out {output} > {log} 2>&1"
+
+
+rule label_efficiency_figure:
+    input:
+        lambda w: label_efficiency_tables(w.survey),
+    output:
+        report(
+            "results/{survey}/label_efficiency.png",
+            caption="../report/label_efficiency.rst",
+            category="Probes",
+            subcategory="{survey}",
+        ),
+    log:
+        "logs/probes/{survey}.label_efficiency_figure.log",
+    benchmark:
+        "benchmarks/rules/probes/{survey}.label_efficiency_figure.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl plot-label-efficiency --tables {input} --title '{wildcards.survey}: label efficiency'"
+        " --out {output} > {log} 2>&1"
+
+
+def probes_metric_tables(survey):
+    """Tidy metric tables of the probe stage for one survey: probes and label efficiency of every embedding."""
+    tables = []
+    for embedding in embedding_names():
+        tables += [
+            f"results/{survey}/{embedding}/probes/metrics.parquet",
+            f"results/{survey}/{embedding}/label_efficiency.parquet",
+        ]
+    return tables
+
+
+def probes_targets():
+    """Final outputs of the probe stage: metrics and figures per survey x embedding, one label-efficiency figure."""
+    targets = []
+    for survey in config["surveys"]:
+        targets += probes_metric_tables(survey)
+        for embedding in embedding_names():
+            targets.append(f"results/{survey}/{embedding}/probes/confusion.png")
+            if config["probes"]["gz_tree"] is not None:
+                targets.append(f"results/{survey}/{embedding}/probes/vote_fractions.png")
+        targets.append(f"results/{survey}/label_efficiency.png")
+    return targets
+
+
+STAGE_TARGETS.append(probes_targets)
