@@ -1,0 +1,125 @@
+# Similarity search per survey x embedding: a faiss index of the L2-normalised embeddings, retrieval mAP@k / mAP on
+# the test split (relevant = same class), and a figure of query galaxies with their nearest neighbours.
+
+
+def search_json():
+    """The `search` config section as canonical JSON (a change re-runs the search rules)."""
+    return json.dumps(config["search"], sort_keys=True)
+
+
+def search_has_classes():
+    """True when retrieval can be scored: `search.class_column` names a label column (null = no metrics)."""
+    return config["search"]["class_column"] is not None
+
+
+def search_labels_option(wildcards, input):
+    """`--labels FILE` for the figure when a label table exists, else nothing."""
+    return f"--labels {input.labels}" if input.labels else ""
+
+
+rule search_index:
+    input:
+        "results/{survey}/{embedding}/embeddings.parquet",
+    output:
+        index="results/{survey}/{embedding}/search/index.faiss",
+        ids="results/{survey}/{embedding}/search/index.ids.parquet",
+    params:
+        search=search_json(),
+        seed=config["seed"],
+    log:
+        "logs/search/{survey}.{embedding}.index.log",
+    benchmark:
+        "benchmarks/rules/search/{survey}.{embedding}.index.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl search-index --embeddings {input} --out {output.index} --search {params.search:q}"
+        " --seed {params.seed} --threads {threads} > {log} 2>&1"
+
+
+rule search_metrics:
+    input:
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+    output:
+        "results/{survey}/{embedding}/search/metrics.parquet",
+    params:
+        search=search_json(),
+        seed=config["seed"],
+    log:
+        "logs/search/{survey}.{embedding}.metrics.log",
+    benchmark:
+        "benchmarks/rules/search/{survey}.{embedding}.metrics.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl search-eval --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --method {wildcards.embedding} --search {params.search:q} --seed {params.seed} --out {output} > {log} 2>&1"
+
+
+rule search_figure:
+    input:
+        index="results/{survey}/{embedding}/search/index.faiss",
+        ids="results/{survey}/{embedding}/search/index.ids.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+    output:
+        report(
+            "results/{survey}/{embedding}/search/similarity.png",
+            caption="../report/search.rst",
+            category="Similarity search",
+            subcategory="{survey}",
+        ),
+    params:
+        survey=lambda w: survey_json(w.survey),
+        search=search_json(),
+        seed=config["seed"],
+        labels=search_labels_option,
+    log:
+        "logs/search/{survey}.{embedding}.figure.log",
+    benchmark:
+        "benchmarks/rules/search/{survey}.{embedding}.figure.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl plot-search --index {input.index} --catalog {input.catalog} {params.labels} --shards {input.shards}"
+        " --manifest {input.manifest} --survey-config {params.survey:q} --search {params.search:q} --seed {params.seed}"
+        " --title '{wildcards.survey} / {wildcards.embedding}' --out {output} > {log} 2>&1"
+
+
+def search_metric_tables(survey):
+    """Tidy metric tables of the search stage for one survey (map@k, map per embedding; none without classes)."""
+    if not search_has_classes():
+        return []
+    return [f"results/{survey}/{embedding}/search/metrics.parquet" for embedding in embedding_names()]
+
+
+def search_targets():
+    """Final outputs of the search stage: index, metrics and figure per survey x embedding."""
+    targets = []
+    for survey in config["surveys"]:
+        for embedding in embedding_names():
+            targets += [
+                f"results/{survey}/{embedding}/search/index.faiss",
+                f"results/{survey}/{embedding}/search/similarity.png",
+            ]
+        targets += search_metric_tables(survey)
+    return targets
+
+
+STAGE_TARGETS.append(search_targets)
