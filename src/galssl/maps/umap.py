@@ -1,0 +1,81 @@
+"""UMAP maps of an embedding (umap-learn, seeded): the 2-d layout, the thumbnail-map cells, the neighbour scale.
+
+With ``random_state`` set umap-learn runs single-threaded and is reproducible on CPU. The thumbnail map cuts the
+plane's bounding box into ``n_cells`` × ``n_cells`` cells and shows one randomly chosen object per occupied cell
+(Hayat et al. 2021, Fig. 3); every object lies in exactly one cell, so no galaxy appears twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from galssl.errors import DataError
+from galssl.maps.settings import UMAPSettings
+
+
+def fit_umap(vectors: np.ndarray, settings: UMAPSettings, seed: int):
+    """A fitted ``umap.UMAP`` on ``vectors`` (N, D); its 2-d layout is ``reducer.embedding_`` (N, 2)."""
+    import umap
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) < 3 or not np.all(np.isfinite(vectors)):
+        raise DataError(f"UMAP needs a finite (N, D) matrix with N >= 3 (got shape {vectors.shape})")
+    neighbours = min(settings.n_neighbors, len(vectors) - 1)
+    reducer = umap.UMAP(n_neighbors=neighbours, min_dist=settings.min_dist, metric=settings.metric,
+                        random_state=seed, n_jobs=1, transform_seed=seed)
+    reducer.fit(vectors)
+    return reducer
+
+
+def place_points(reducer, vectors: np.ndarray) -> np.ndarray:
+    """(M, 2) places of new points in a fitted map: the membership-weighted mean of their UMAP neighbours' places.
+
+    This is the deterministic start of ``umap.UMAP.transform``, without its few epochs of stochastic optimisation,
+    whose scatter (many nearest-neighbour distances even for a point of the fit itself) would swamp small moves.
+    """
+    from umap.umap_ import init_graph_transform
+
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or not np.all(np.isfinite(vectors)):
+        raise DataError(f"points to place in a UMAP must be a finite (M, D) matrix (got shape {vectors.shape})")
+    mode = reducer.transform_mode
+    reducer.transform_mode = "graph"
+    try:
+        graph = reducer.transform(vectors).tocsr()
+    finally:
+        reducer.transform_mode = mode
+    graph.eliminate_zeros()
+    return np.asarray(init_graph_transform(graph, reducer.embedding_), dtype=float)
+
+
+def thumbnail_cells(coords: np.ndarray, n_cells: int, seed: int) -> pd.DataFrame:
+    """One random object per occupied cell of an ``n_cells`` × ``n_cells`` grid over the bounding box of ``coords``
+    (N, 2). Columns: cell_x, cell_y (0-based), index (row of coords), x_min, x_max, y_min, y_max (cell edges)."""
+    coords = np.asarray(coords, dtype=float)
+    if coords.ndim != 2 or coords.shape[1] != 2 or not len(coords):
+        raise DataError(f"thumbnail map needs (N, 2) UMAP coordinates (got shape {coords.shape})")
+    if n_cells < 1:
+        raise DataError(f"maps.umap.grid_cells must be >= 1 (got {n_cells})")
+    low, high = coords.min(0), coords.max(0)
+    width = np.where(high > low, (high - low) / n_cells, 1.0)
+    cell = np.clip(((coords - low) / width).astype(int), 0, n_cells - 1)
+    key = cell[:, 0] * n_cells + cell[:, 1]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(coords))  # a random object of each cell: the first in a random order
+    first = pd.Series(order).groupby(key[order]).first()
+    chosen = first.to_numpy()
+    cx, cy = cell[chosen, 0], cell[chosen, 1]
+    return pd.DataFrame({"cell_x": cx, "cell_y": cy, "index": chosen,
+                         "x_min": low[0] + cx * width[0], "x_max": low[0] + (cx + 1) * width[0],
+                         "y_min": low[1] + cy * width[1], "y_max": low[1] + (cy + 1) * width[1]})
+
+
+def nearest_neighbour_scale(coords: np.ndarray) -> float:
+    """Median distance from each point of ``coords`` (N, 2) to its nearest other point: the map's typical spacing."""
+    coords = np.asarray(coords, dtype=float)
+    if len(coords) < 2:
+        raise DataError("the neighbour scale needs at least 2 points")
+    distance, _ = cKDTree(coords).query(coords, k=2)
+    return float(np.median(distance[:, 1]))

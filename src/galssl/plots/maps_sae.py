@@ -1,0 +1,63 @@
+"""Sparse-autoencoder figures: top-activating galaxies of chosen features, and SAE vs PCA alignment with labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from galssl.plots.maps_pca import short_target  # noqa: E402
+from galssl.plots.maps_thumbnails import ThumbnailRow, thumbnail_grid  # noqa: E402
+
+
+def top_activating_figure(rows: Sequence[ThumbnailRow], title: str) -> plt.Figure:
+    """One row per feature, its top-activating galaxies left to right."""
+    return thumbnail_grid(rows, title)
+
+
+def alignment_figure(pca_feature_best: np.ndarray, sae_feature_best: np.ndarray, pca_vote_best: np.ndarray,
+                     sae_vote_best: np.ndarray, vote_names: Sequence[str], title: str,
+                     threshold: float = 0.5) -> plt.Figure:
+    """Left: distribution of each feature's max |ρ| over vote fractions, SAE latents vs principal components.
+    Right: per vote fraction, the best |ρ| any SAE latent reaches against the best any component reaches."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
+    bins = np.linspace(0, 1, 26)
+    for values, label, colour in ((sae_feature_best, "SAE latents", "tab:red"),
+                                  (pca_feature_best, "principal components", "tab:blue")):
+        values = np.asarray(values, dtype=float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            continue
+        above = float((values > threshold).mean())
+        left.hist(values, bins=bins, density=True, histtype="step", lw=1.8, color=colour,
+                  label=f"{label}: n={len(values)}, median {np.median(values):.2f}, {above:.0%} > {threshold}")
+    left.axvline(threshold, color="0.4", ls=":", lw=1)
+    left.set_xlabel("max |Spearman ρ| over vote fractions (per feature)")
+    left.set_ylabel("density")
+    left.legend(fontsize=7, loc="upper left")
+    left.set_xlim(0, 1)
+    pca_vote_best = np.asarray(pca_vote_best, dtype=float)
+    sae_vote_best = np.asarray(sae_vote_best, dtype=float)
+    both = np.isfinite(pca_vote_best) & np.isfinite(sae_vote_best)
+    right.plot([0, 1], [0, 1], color="0.5", lw=0.8, ls="--")
+    right.scatter(pca_vote_best[both], sae_vote_best[both], s=14, color="k", zorder=3)
+    gain = np.where(both, sae_vote_best - pca_vote_best, -np.inf)
+    for index in np.argsort(-np.abs(np.where(both, gain, 0)))[:4]:  # the four largest differences
+        if both[index] and abs(gain[index]) >= 0.03:
+            right.annotate(short_target(vote_names[index]), (pca_vote_best[index], sae_vote_best[index]), fontsize=6,
+                           xytext=(3, 2), textcoords="offset points")
+    wins = int((sae_vote_best[both] > pca_vote_best[both]).sum())
+    right.set_title(f"SAE better for {wins} of {int(both.sum())} vote fractions", fontsize=9)
+    right.set_xlabel("best |ρ| of any principal component")
+    right.set_ylabel("best |ρ| of any SAE latent")
+    right.set_xlim(0, 1)
+    right.set_ylim(0, 1)
+    right.set_aspect("equal")
+    right.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

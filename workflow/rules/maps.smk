@@ -1,0 +1,221 @@
+# Representation maps of every embedding (results/{survey}/{embedding}/maps/): PCA, a Matryoshka BatchTopK sparse
+# autoencoder aligned with Galaxy Zoo vote fractions, UMAP thumbnail maps, and the stationarity of the UMAP under
+# rotation, jitter and noise against the pixel-space UMAP (fitted once per survey in results/{survey}/maps/).
+
+
+def maps_json():
+    """The `maps` config section as canonical JSON (a change re-runs the maps rules)."""
+    return json.dumps(config["maps"], sort_keys=True)
+
+
+def maps_encoder_input(wildcards):
+    """What re-embeds the stationarity copies: the encoder checkpoint, or an external encoder's local weights."""
+    external = config["embed"]["external"].get(wildcards.embedding)
+    if external is None:
+        return {"ckpt": f"results/{wildcards.survey}/{wildcards.embedding}/encoder.ckpt"}
+    return {"weights": external["weights"]} if external.get("weights") else {}
+
+
+def maps_encoder_args(wildcards, input):
+    """`--ckpt FILE`, or `--timm NAME [--weights FILE] [--crop N]` for an external encoder."""
+    external = config["embed"]["external"].get(wildcards.embedding)
+    if external is None:
+        return f"--ckpt {input.ckpt}"
+    args = f"--timm {external['timm']}"
+    if external.get("weights"):
+        args += f" --weights {external['weights']}"
+    if external.get("crop"):
+        args += f" --crop {external['crop']}"
+    return args
+
+
+rule maps_pca:
+    input:
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+    output:
+        scores="results/{survey}/{embedding}/maps/pca_scores.parquet",
+        variance_table="results/{survey}/{embedding}/maps/pca_variance.parquet",
+        alignment="results/{survey}/{embedding}/maps/pca_alignment.parquet",
+        metrics="results/{survey}/{embedding}/maps/pca_metrics.parquet",
+        variance=report("results/{survey}/{embedding}/maps/pca_variance.png", caption="../report/maps_pca_variance.rst",
+                        category="Maps", subcategory="{survey}"),
+        spearman=report("results/{survey}/{embedding}/maps/pca_spearman.png", caption="../report/maps_pca_spearman.rst",
+                        category="Maps", subcategory="{survey}"),
+        extremes=report("results/{survey}/{embedding}/maps/pca_extremes.png", caption="../report/maps_pca_extremes.rst",
+                        category="Maps", subcategory="{survey}"),
+    params:
+        seed=config["seed"],
+        maps=maps_json(),
+        survey=lambda w: survey_json(w.survey),
+        out_dir="results/{survey}/{embedding}/maps",
+    log:
+        "logs/maps/{survey}.{embedding}.pca.log",
+    benchmark:
+        "benchmarks/rules/maps/{survey}.{embedding}.pca.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl maps-pca --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        " --seed {params.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+
+
+rule maps_sae:
+    input:
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+    output:
+        model="results/{survey}/{embedding}/maps/sae.pt",
+        activations="results/{survey}/{embedding}/maps/sae_activations.parquet",
+        features="results/{survey}/{embedding}/maps/sae_features.parquet",
+        alignment="results/{survey}/{embedding}/maps/sae_alignment.parquet",
+        metrics="results/{survey}/{embedding}/maps/sae_metrics.parquet",
+        frequent=report("results/{survey}/{embedding}/maps/sae_frequent.png", caption="../report/maps_sae_frequent.rst",
+                        category="Maps", subcategory="{survey}"),
+        aligned=report("results/{survey}/{embedding}/maps/sae_aligned.png", caption="../report/maps_sae_aligned.rst",
+                       category="Maps", subcategory="{survey}"),
+    params:
+        seed=config["seed"],
+        maps=maps_json(),
+        survey=lambda w: survey_json(w.survey),
+        out_dir="results/{survey}/{embedding}/maps",
+    log:
+        "logs/maps/{survey}.{embedding}.sae.log",
+    benchmark:
+        "benchmarks/rules/maps/{survey}.{embedding}.sae.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl maps-sae --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        " --seed {params.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+
+
+rule maps_alignment:
+    input:
+        pca="results/{survey}/{embedding}/maps/pca_alignment.parquet",
+        sae="results/{survey}/{embedding}/maps/sae_alignment.parquet",
+    output:
+        report("results/{survey}/{embedding}/maps/alignment.png", caption="../report/maps_alignment.rst",
+               category="Maps", subcategory="{survey}"),
+    params:
+        maps=maps_json(),
+    log:
+        "logs/maps/{survey}.{embedding}.alignment.log",
+    benchmark:
+        "benchmarks/rules/maps/{survey}.{embedding}.alignment.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl maps-alignment --pca {input.pca} --sae {input.sae} --maps {params.maps:q}"
+        " --title '{wildcards.survey} / {wildcards.embedding}: sparse autoencoder vs PCA, alignment with Galaxy Zoo"
+        " votes (test split)' --out {output} > {log} 2>&1"
+
+
+rule maps_pixel_stationarity:
+    input:
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+    output:
+        umap="results/{survey}/maps/pixel_umap.parquet",
+        paths="results/{survey}/maps/pixel_stationarity.parquet",
+    params:
+        seed=config["seed"],
+        maps=maps_json(),
+        crop=lambda w: encoder_crop(w.survey),
+    log:
+        "logs/maps/{survey}.pixel_stationarity.log",
+    benchmark:
+        "benchmarks/rules/maps/{survey}.pixel_stationarity.tsv"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl maps-pixel-stationarity --catalog {input.catalog} --labels {input.labels} --shards {input.shards}"
+        " --manifest {input.manifest} --maps {params.maps:q} --crop {params.crop} --seed {params.seed}"
+        " --out-umap {output.umap} --out-paths {output.paths} --threads {threads} > {log} 2>&1"
+
+
+rule maps_umap:
+    input:
+        unpack(maps_encoder_input),
+        embeddings="results/{survey}/{embedding}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+        pixel_umap="results/{survey}/maps/pixel_umap.parquet",
+        pixel_paths="results/{survey}/maps/pixel_stationarity.parquet",
+    output:
+        umap="results/{survey}/{embedding}/maps/umap.parquet",
+        paths="results/{survey}/{embedding}/maps/stationarity.parquet",
+        metrics="results/{survey}/{embedding}/maps/umap_metrics.parquet",
+        thumbnails=report("results/{survey}/{embedding}/maps/umap_map.png", caption="../report/maps_umap_map.rst",
+                          category="Maps", subcategory="{survey}"),
+        scatter=report("results/{survey}/{embedding}/maps/umap_scatter.png", caption="../report/maps_umap_scatter.rst",
+                       category="Maps", subcategory="{survey}"),
+        stationarity=report("results/{survey}/{embedding}/maps/stationarity.png",
+                            caption="../report/maps_stationarity.rst", category="Maps", subcategory="{survey}"),
+    params:
+        seed=config["seed"],
+        maps=maps_json(),
+        survey=lambda w: survey_json(w.survey),
+        encoder=maps_encoder_args,
+        out_dir="results/{survey}/{embedding}/maps",
+    log:
+        "logs/maps/{survey}.{embedding}.umap.log",
+    benchmark:
+        "benchmarks/rules/maps/{survey}.{embedding}.umap.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl maps-umap --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        " {params.encoder} --pixel-umap {input.pixel_umap} --pixel-paths {input.pixel_paths} --seed {params.seed}"
+        " --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+
+
+def maps_metric_tables(survey):
+    """Every metrics table the maps stage writes for a survey (gathered into results/{survey}/metrics.parquet)."""
+    return [f"results/{survey}/{embedding}/maps/{part}_metrics.parquet"
+            for embedding in embedding_names() for part in ("pca", "sae", "umap")]
+
+
+def maps_targets():
+    """Final outputs of the maps stage: every figure of every survey and embedding, and the metrics tables."""
+    figures = ("pca_variance", "pca_spearman", "pca_extremes", "sae_frequent", "sae_aligned", "alignment",
+               "umap_map", "umap_scatter", "stationarity")
+    return [f"results/{survey}/{embedding}/maps/{figure}.png"
+            for survey in config["surveys"] for embedding in embedding_names() for figure in figures] + [
+        path for survey in config["surveys"] for path in maps_metric_tables(survey)]
+
+
+STAGE_TARGETS.append(maps_targets)
