@@ -17,6 +17,8 @@ rule catalog:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/data.yaml"
     shell:
         "galssl catalog --input {input} --out {output} --catalog {params.catalog:q} --seed {params.seed} > {log} 2>&1"
 
@@ -41,6 +43,8 @@ rule ingest_shard:
     resources:
         mem_mb=4000,
         runtime=120,
+    conda:
+        "../../envs/data.yaml"
     shell:
         "galssl ingest-shard --survey {wildcards.survey} --survey-config {params.survey:q} --mock {params.mock:q}"
         " --catalog {input.catalog} --shard {wildcards.shard} --shard-size {params.shard_size} --seed {params.seed}"
@@ -68,6 +72,8 @@ rule ingest_manifest:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../envs/data.yaml"
     shell:
         "galssl ingest-manifest --survey {wildcards.survey} --survey-config {params.survey:q}"
         " --catalog-config {params.catalog:q} --seed {params.seed} --reproject {params.reproject}"

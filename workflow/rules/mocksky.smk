@@ -16,6 +16,8 @@ rule mock_catalog:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../envs/data.yaml"
     shell:
         "galssl mock-catalog --seed {params.seed} --mock {params.mock:q}"
         " --catalog-out {output.catalog} --labels-out {output.labels} > {log} 2>&1"
@@ -39,5 +41,7 @@ rule mock_gallery:
     resources:
         mem_mb=2000,
         runtime=15,
+    conda:
+        "../../envs/data.yaml"
     shell:
         "galssl mock-gallery --seed {params.seed} --mock {params.mock:q} --out {output} > {log} 2>&1"

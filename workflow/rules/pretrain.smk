@@ -1,5 +1,15 @@
 # Pretraining (one job per survey x method; GPU rules on a cluster), its figures, and the augmentation figure.
 
+from galssl.cluster import ddp_launcher
+
+
+def method_pretrain_json(method):
+    """The pretrain section as one method sees it (its own method_config only, no method list): editing another
+    method's settings, or adding a method, does not retrain this one."""
+    section = {key: value for key, value in config["pretrain"].items() if key != "methods"}
+    section["method_config"] = {method: config["pretrain"]["method_config"].get(method, {})}
+    return json.dumps(section, sort_keys=True)
+
 
 rule pretrain:
     input:
@@ -12,9 +22,11 @@ rule pretrain:
     params:
         seed=config["seed"],
         survey=lambda w: survey_json(w.survey),
-        pretrain=json.dumps(config["pretrain"], sort_keys=True),
+        pretrain=lambda w: method_pretrain_json(w.method),
         out_dir="results/{survey}/{method}",
         labels=lambda w, input: f"--labels {input.labels}" if input.labels else "",
+        # One srun task per DDP rank when resources ask for several (profiles/default); '' for one process.
+        launcher=lambda w, threads, resources: ddp_launcher(resources, threads),
     log:
         "logs/pretrain/{survey}.{method}.log",
     benchmark:
@@ -24,10 +36,13 @@ rule pretrain:
         mem_mb=12000,
         runtime=240,
         gpu=1,
+    conda:
+        "../../envs/torch.yaml"
     shell:
-        "galssl pretrain --survey {wildcards.survey} --survey-config {params.survey:q} --method {wildcards.method}"
-        " --pretrain {params.pretrain:q} --shards {input.shards} --manifest {input.manifest} {params.labels}"
-        " --seed {params.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+        "{params.launcher} galssl pretrain --survey {wildcards.survey} --survey-config {params.survey:q}"
+        " --method {wildcards.method} --pretrain {params.pretrain:q} --shards {input.shards}"
+        " --manifest {input.manifest} {params.labels} --seed {params.seed} --out-dir {params.out_dir}"
+        " --threads {threads} > {log} 2>&1"
 
 
 rule training_curves:
@@ -48,6 +63,8 @@ rule training_curves:
     resources:
         mem_mb=1000,
         runtime=5,
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "galssl plot-training --metrics {input} --title '{wildcards.survey} / {wildcards.method}' --out {output} > {log} 2>&1"
 
@@ -74,6 +91,8 @@ rule mae_reconstructions:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "galssl plot-mae --ckpt {input.ckpt} --shards {input.shards} --manifest {input.manifest}"
         " --seed {params.seed} --out {output} > {log} 2>&1"
@@ -102,6 +121,8 @@ rule augmentation_figure:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../../envs/torch.yaml"
     shell:
         "galssl plot-augmentations --shards {input.shards} --manifest {input.manifest} --pretrain {params.pretrain:q}"
         " --survey-config {params.survey:q} --seed {params.seed} --out {output} > {log} 2>&1"
