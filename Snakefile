@@ -17,6 +17,12 @@ include: "workflow/rules/mocksky.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/embed.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/probes.smk"
+include: "workflow/rules/photoz.smk"
+include: "workflow/rules/maps.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/metrics.smk"
 
 
 localrules:

@@ -50,10 +50,27 @@ def test_default_config_validates_and_gets_defaults() -> None:
     assert config["ingest"] == {"shard_size": 500, "reproject": "interp"}
     assert config["surveys"]["sdss"]["max_retries"] == 5
     assert config["pretrain"]["methods"] == ["simclr", "moco", "mae", "supervised"]
-    for stage in ("embed", "probes", "photoz", "maps", "search", "report"):
-        assert config[stage] == {}
+    assert config["embed"] == {"batch_size": 256, "pixels_pca": {"n_components": 64}, "external": {}}
     assert "ingest" not in raw, "validate_config must fill a copy, not the caller's dict"
     assert load_config(DEFAULT_CONFIG) == config
+
+
+@pytest.mark.parametrize("external,message", [
+    ({"mae": {"timm": "resnet18"}}, "embed.external.mae clashes with a pretraining method or the pixels_pca floor"),
+    ({"pixels_pca": {"timm": "resnet18"}}, "embed.external.pixels_pca clashes"),
+])
+def test_external_encoder_names_must_not_clash(external, message) -> None:
+    raw = default_config()
+    raw["embed"] = {"external": external}
+    with pytest.raises(ConfigError, match=message):
+        validate_config(raw)
+
+
+def test_external_encoder_gets_defaults() -> None:
+    raw = default_config()
+    raw["embed"] = {"external": {"resnet18_random": {"timm": "resnet18"}}}
+    assert validate_config(raw)["embed"]["external"] == {"resnet18_random": {"timm": "resnet18", "weights": None,
+                                                                               "crop": None}}
 
 
 def test_minimal_config_gets_every_default() -> None:

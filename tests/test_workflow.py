@@ -26,6 +26,8 @@ def tiny_config(tmp_path: Path) -> Path:
     config["pretrain"] = {"methods": ["simclr", "moco", "mae", "supervised"], "epochs": 1, "batch_size": 16,
                           "probe_train_size": 10, "probe_val_size": 10,
                           "augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}}
+    config["embed"]["pixels_pca"]["n_components"] = 16  # fewer than the ~40 train objects
+    config["probes"]["label_efficiency"].update(min_log2=3, max_log2=4, seeds=2, scratch_seeds=1, scratch_steps=2)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -208,6 +208,55 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
             if band not in allowed:
                 raise ConfigError(f"config error: surveys.{survey_name}.bands has {band!r}, which instrument "
                                   f"{instrument} does not have (allowed: {', '.join(allowed)})")
+    _check_external_encoders(config)
+    _check_search(config)
+    _check_probes_photoz(config)
+    _check_maps(config)
+
+
+def _check_maps(config: Mapping[str, Any]) -> None:
+    """The maps section's checks across keys (SAE k vs dictionary size, noise range, shown vs kept components)."""
+    from galssl.maps.settings import MapsSettings
+
+    MapsSettings.from_dict(config["maps"])
+
+
+def _check_probes_photoz(config: Mapping[str, Any]) -> None:
+    """Label-efficiency range, photo-z range, and Galaxy Zoo questions that exist in the chosen tree."""
+    probes, photoz = config["probes"], config["photoz"]
+    efficiency = probes["label_efficiency"]
+    if efficiency["min_log2"] > efficiency["max_log2"]:
+        raise ConfigError(f"config error: probes.label_efficiency.min_log2 must be <= max_log2 "
+                          f"(got {efficiency['min_log2']} > {efficiency['max_log2']})")
+    if photoz["z_min"] >= photoz["z_max"]:
+        raise ConfigError(f"config error: photoz.z_min must be < photoz.z_max "
+                          f"(got z_min={photoz['z_min']}, z_max={photoz['z_max']})")
+    if probes["gz_tree"] is not None and probes["gz_questions"]:
+        from galssl.gztree import DecisionTree
+
+        tree = DecisionTree.load(probes["gz_tree"])
+        names = [question.name for question in tree.questions]
+        for question in probes["gz_questions"]:
+            if question not in names:
+                raise ConfigError(f"config error: probes.gz_questions has {question!r}, which Galaxy Zoo tree "
+                                  f"{probes['gz_tree']} does not ask (questions: {', '.join(names)})")
+
+
+def _check_search(config: Mapping[str, Any]) -> None:
+    """An IVF search cannot visit more lists than the index has."""
+    search = config["search"]
+    if search["nprobe"] > search["nlist"]:
+        raise ConfigError(f"config error: search.nprobe must be <= search.nlist (got nprobe={search['nprobe']}, "
+                          f"nlist={search['nlist']})")
+
+
+def _check_external_encoders(config: Mapping[str, Any]) -> None:
+    """External encoder names become result folders next to the trained methods': they must not clash."""
+    taken = set(config["pretrain"]["methods"]) | {"pixels_pca"}
+    for name in config["embed"]["external"]:
+        if name in taken:
+            raise ConfigError(f"config error: embed.external.{name} clashes with a pretraining method or the "
+                              f"pixels_pca floor; rename it (e.g. {name}_external)")
 
 
 def _check_instrument(key: str, name: str, instruments: Mapping[str, Sequence[str]]) -> None:

@@ -38,6 +38,7 @@ wildcard_constraints:
     survey="|".join(sorted(config["surveys"])),
     shard=r"\d{5}",
     method="|".join(sorted(config["pretrain"]["methods"])),
+    embedding="|".join(sorted(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])),
 
 
 def catalog_input():
@@ -76,8 +77,26 @@ def labels_input():
     return "results/catalog/catalog.parquet"
 
 
+# Each stage's .smk file appends a function returning its final outputs; `rule all` asks for all of them.
+STAGE_TARGETS = []
+
+
+def embedding_names():
+    """Embeddings the downstream stages evaluate: every pretrained method, `pixels_pca` (the floor) and every
+    external encoder of `embed.external`."""
+    return list(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])
+
+
 def all_targets():
     """Final outputs of the default DAG (`snakemake all`)."""
+    targets = pretrain_targets()
+    for stage_targets in STAGE_TARGETS:
+        targets += stage_targets()
+    return targets
+
+
+def pretrain_targets():
+    """Outputs of the mock sky, ingest, pretraining and embedding stages."""
     targets = []
     if uses_mock_sky():
         targets += [
@@ -98,4 +117,5 @@ def all_targets():
             ]
         if "mae" in methods:
             targets.append(f"results/{survey}/mae/reconstructions.png")
+        targets += [f"results/{survey}/{name}/embeddings.parquet" for name in embedding_names() if name not in methods]
     return targets

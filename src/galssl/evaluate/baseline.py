@@ -1,0 +1,86 @@
+"""The supervised baseline trained from scratch on N labelled galaxies, for the label-efficiency comparison.
+
+It trains on exactly the labelled subsets the frozen-embedding probes use (``galssl.evaluate.label_efficiency``:
+nested, stratified, one ordering per seed over the labelled train objects sorted by object_id), and is scored with
+its own classification head on the whole labelled test split.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader
+
+from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.errors import DataError
+from galssl.evaluate import metrics
+from galssl.evaluate.label_efficiency import nested_stratified_order
+from galssl.evaluate.labelled import metric_frame, metric_rows, read_table
+
+METHOD = "supervised_from_scratch"
+
+
+def labelled_train_objects(shards: list[str], labels_path: str | os.PathLike, class_column: str) -> pd.DataFrame:
+    """object_id and class of every ingested train-split object with a known class, sorted by object_id."""
+    ids = pd.concat([pq.read_table(path, columns=["object_id", "split"]).to_pandas() for path in shards])
+    labels = read_table(labels_path, "labels table")
+    if class_column not in labels.columns:
+        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set probes.class_column")
+    table = ids[ids["split"] == "train"].merge(labels[["object_id", class_column]], on="object_id", how="inner")
+    table["label"] = pd.to_numeric(table[class_column], errors="coerce").fillna(-1).astype(np.int64)
+    return table.loc[table["label"] >= 0, ["object_id", "label"]].sort_values("object_id").reset_index(drop=True)
+
+
+def label_subset(shards: list[str], labels_path: str | os.PathLike, class_column: str, n_labels: int,
+                 seed: int) -> pd.DataFrame:
+    """The first ``n_labels`` objects (all of them when fewer) of the seed's stratified ordering."""
+    table = labelled_train_objects(shards, labels_path, class_column)
+    if len(table) == 0:
+        raise DataError(f"no labelled train objects in {labels_path} (column {class_column!r})")
+    order = nested_stratified_order(table["label"].to_numpy(), seed)
+    return table.iloc[np.sort(order[:n_labels])].reset_index(drop=True)
+
+
+@torch.no_grad()
+def classify_split(method: torch.nn.Module, crop: int, shards: list[str], manifest_path: str | os.PathLike,
+                   labels_path: str | os.PathLike, class_column: str, split: str = "test",
+                   batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """(true, predicted) classes of every labelled object of ``split`` from a supervised method's head."""
+    labels = read_table(labels_path, "labels table")
+    if class_column not in labels.columns:
+        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set probes.class_column")
+    labels = labels[["object_id", class_column]].set_index("object_id")
+    dataset = ShardDataset(shards, splits=(split,), labels=labels, label_column=class_column,
+                           transform=lambda image, generator: centre_crop(image, crop),
+                           normalise=AsinhNormalise.from_manifest(load_manifest(manifest_path)))
+    method.eval()
+    truth, guess = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):
+        known = batch["label"] >= 0
+        if known.any():
+            logits = method.head(method.encoder(batch["image"][known]))
+            truth.append(batch["label"][known].numpy())
+            guess.append(logits.argmax(1).numpy())
+    if not truth:
+        raise DataError(f"no labelled {split}-split objects to score (column {class_column!r})")
+    return np.concatenate(truth), np.concatenate(guess)
+
+
+def scratch_scores(ckpt: str | os.PathLike, shards: list[str], manifest_path: str | os.PathLike,
+                   labels_path: str | os.PathLike, class_column: str, n_labels: int, seed: int,
+                   split: str = "test") -> pd.DataFrame:
+    """Tidy accuracy and macro F1 on ``split`` of a supervised checkpoint trained on ``n_labels`` labels."""
+    from galssl.checkpoint import load_encoder
+
+    method, recipe = load_encoder(ckpt)
+    if recipe["method"] != "supervised" or not hasattr(method, "head"):
+        raise DataError(f"{ckpt} is a {recipe['method']} encoder; scoring needs a supervised checkpoint")
+    truth, guess = classify_split(method, int(recipe["img_size"]), shards, manifest_path, labels_path, class_column,
+                                  split)
+    return metric_frame(metric_rows(METHOD, "classes_head", n_labels, seed, split,
+                                    {"accuracy": metrics.accuracy(truth, guess),
+                                     "macro_f1": metrics.macro_f1(truth, guess)}))

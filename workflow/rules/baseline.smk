@@ -1,0 +1,186 @@
+# The supervised baseline trained from scratch on N labels (the label-efficiency comparison): per survey, N and
+# seed, train `supervised` on the same nested stratified label subset the probes use, then score its head on test.
+# Its full-data point is the pretraining run of `supervised` itself (every labelled train object).
+
+
+def scratch_settings():
+    """`probes.label_efficiency` with the from-scratch keys (see the schema)."""
+    return config["probes"]["label_efficiency"]
+
+
+def scratch_sizes():
+    """N = 2^min_log2 .. 2^max_log2 (a size above the labelled train count trains on all of them)."""
+    settings = scratch_settings()
+    return [2**k for k in range(settings["min_log2"], settings["max_log2"] + 1)]
+
+
+def scratch_seeds():
+    """Subset seeds: the config seed plus each replicate (as the probes' label-efficiency runs)."""
+    settings = scratch_settings()
+    return [config["seed"] + replicate for replicate in range(min(settings["scratch_seeds"], settings["seeds"]))]
+
+
+def scratch_pretrain_json(n_labels):
+    """The pretrain section for N labels: the same optimisation budget (steps) as the full supervised run, so small
+    N repeats many short epochs; validation about three times per run; no online probe (the head is scored)."""
+    section = dict(config["pretrain"])
+    batch = int(section["batch_size"])
+    n_train = int(n_catalog_objects() * config["catalog"]["split"]["train"])
+    budget = scratch_settings()["scratch_steps"] or int(section["epochs"]) * -(-n_train // batch)
+    steps_per_epoch = -(-min(n_labels, n_train) // batch)
+    epochs = max(1, -(-budget // steps_per_epoch))
+    section.update(epochs=epochs, val_every_n_epochs=max(1, epochs // 3), online_probe=False,
+                   warmup_epochs=min(float(section["warmup_epochs"]), 0.1 * epochs))
+    return json.dumps(section, sort_keys=True)
+
+
+def scratch_targets():
+    """Every (survey, N, seed) score table of the from-scratch baseline, when it is switched on."""
+    if "supervised" not in config["pretrain"]["methods"] or not scratch_settings()["supervised_from_scratch"]:
+        return []
+    return [
+        f"results/{survey}/supervised_from_scratch/label_efficiency.parquet" for survey in config["surveys"]
+    ]
+
+
+STAGE_TARGETS.append(scratch_targets)
+
+
+rule label_subset:
+    input:
+        shards=lambda w: shard_files(w.survey, "shards"),
+        labels=labels_input(),
+    output:
+        "results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/train_ids.parquet",
+    wildcard_constraints:
+        n_labels=r"\d+",
+        seed=r"\d+",
+    params:
+        class_column=config["probes"]["class_column"],
+    log:
+        "logs/baseline/{survey}.n{n_labels}_seed{seed}.subset.log",
+    benchmark:
+        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.subset.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl label-subset --shards {input.shards} --labels {input.labels} --class-column {params.class_column}"
+        " --n-labels {wildcards.n_labels} --seed {wildcards.seed} --out {output} > {log} 2>&1"
+
+
+rule supervised_from_scratch:
+    input:
+        ids="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/train_ids.parquet",
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+        labels=labels_input(),
+    output:
+        ckpt="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/encoder.ckpt",
+        metrics="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/metrics.csv",
+    wildcard_constraints:
+        n_labels=r"\d+",
+        seed=r"\d+",
+    params:
+        survey=lambda w: survey_json(w.survey),
+        pretrain=lambda w: scratch_pretrain_json(int(w.n_labels)),
+        out_dir="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}",
+    log:
+        "logs/baseline/{survey}.n{n_labels}_seed{seed}.train.log",
+    benchmark:
+        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.train.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl pretrain --survey {wildcards.survey} --survey-config {params.survey:q} --method supervised"
+        " --pretrain {params.pretrain:q} --shards {input.shards} --manifest {input.manifest} --labels {input.labels}"
+        " --train-ids {input.ids} --seed {wildcards.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
+
+
+rule score_supervised_from_scratch:
+    input:
+        ckpt="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/encoder.ckpt",
+        ids="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/train_ids.parquet",
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+        labels=labels_input(),
+    output:
+        "results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}/scores.parquet",
+    wildcard_constraints:
+        n_labels=r"\d+",
+        seed=r"\d+",
+    params:
+        class_column=config["probes"]["class_column"],
+    log:
+        "logs/baseline/{survey}.n{n_labels}_seed{seed}.score.log",
+    benchmark:
+        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.score.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl score-supervised --ckpt {input.ckpt} --train-ids {input.ids} --shards {input.shards}"
+        " --manifest {input.manifest} --labels {input.labels} --class-column {params.class_column}"
+        " --seed {wildcards.seed} --out {output} --threads {threads} > {log} 2>&1"
+
+
+rule score_supervised_all_labels:
+    input:
+        ckpt="results/{survey}/supervised/encoder.ckpt",
+        shards=lambda w: shard_files(w.survey, "shards"),
+        manifest="results/{survey}/manifest.json",
+        labels=labels_input(),
+    output:
+        "results/{survey}/supervised/scores.parquet",
+    params:
+        class_column=config["probes"]["class_column"],
+        seed=config["seed"],
+    log:
+        "logs/baseline/{survey}.all_labels.score.log",
+    benchmark:
+        "benchmarks/rules/baseline/{survey}.all_labels.score.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl score-supervised --ckpt {input.ckpt} --shards {input.shards} --manifest {input.manifest}"
+        " --labels {input.labels} --class-column {params.class_column} --seed {params.seed} --out {output}"
+        " --threads {threads} > {log} 2>&1"
+
+
+rule gather_supervised_from_scratch:
+    input:
+        lambda w: [
+            f"results/{w.survey}/supervised_from_scratch/n{n}_seed{seed}/scores.parquet"
+            for n in scratch_sizes()
+            for seed in scratch_seeds()
+        ]
+        + [f"results/{w.survey}/supervised/scores.parquet"],
+    output:
+        "results/{survey}/supervised_from_scratch/label_efficiency.parquet",
+    log:
+        "logs/baseline/{survey}.gather.log",
+    benchmark:
+        "benchmarks/rules/baseline/{survey}.gather.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "galssl concat-metrics --tables {input} --out {output} > {log} 2>&1"
