@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -90,6 +91,14 @@ def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     saved = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
     assert 0 < saved["global_step"] < 6 * -(-36 // 8)
     assert not (out / "encoder.ckpt").exists()
+    # The same interrupted state under other settings is not continued: that run starts from step 0.
+    other = tmp_path / "moco-other"
+    shutil.copytree(out, other)
+    changed = pretrain_command(root, shards, "moco", other, {"epochs": 1, "lr": 0.002})
+    fresh = subprocess.run(changed, capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert "was written with other settings: training from the start" in fresh.stderr
+    assert load_encoder(other / "encoder.ckpt")[1]["global_step"] == -(-36 // 8)
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"resuming from {checkpoints / 'last.ckpt'}" in rerun.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from dataclasses import dataclass
@@ -83,6 +84,14 @@ def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
     labels = table[["object_id", class_column]].copy()
     labels[class_column] = pd.to_numeric(labels[class_column], errors="coerce").fillna(-1).astype("int64")
     return labels.set_index("object_id")
+
+
+def checkpoint_run_key(path: Path) -> str | None:
+    """The configuration a Lightning checkpoint of ``run_pretraining`` was written with (None if unreadable)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True).get("galssl_run_key")
+    except Exception:  # noqa: BLE001 — a damaged or foreign file is simply not resumable
+        return None
 
 
 def read_object_ids(path: str | None) -> list[str] | None:
@@ -176,9 +185,16 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     preemption = PreemptionCheckpoint(last)
     trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch)
     module = PretrainModule(method, settings, steps_per_epoch, batch_views=batch_views)
-    resume = last if last.exists() else None
+    # Resume only a run of this very configuration: a checkpoint left by other settings (an edited config, another
+    # label subset) is ignored and overwritten, never continued.
+    module.run_key = json.dumps({"method": inputs.method, "pretrain": section, "seed": inputs.seed,
+                                 "survey": inputs.survey, "train_ids": read_object_ids(inputs.train_ids),
+                                 "objects": sum(train_set.shard_counts)}, sort_keys=True)
+    resume = last if last.exists() and checkpoint_run_key(last) == module.run_key else None
     if resume:
         print(f"resuming from {resume}", file=sys.stderr)
+    elif last.exists():
+        print(f"{last} was written with other settings: training from the start", file=sys.stderr)
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True if resume else None)
     if preemption.preempted:
         raise SystemExit(PREEMPTED_EXIT_CODE)

@@ -75,6 +75,10 @@ class PretrainModule(L.LightningModule):
         self.settings = settings
         self.steps_per_epoch = max(1, steps_per_epoch)
         self.batch_views = batch_views
+        self.run_key = ""  # what the run was configured with; stored in every checkpoint (see galssl.pretrain)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["galssl_run_key"] = self.run_key
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         """Augment the whole batch on its device (raw cutouts in, views and normalised images out)."""

@@ -99,7 +99,11 @@ def best_per_feature(rho: np.ndarray, target_names: Sequence[str]) -> pd.DataFra
     """Per feature: max |ρ| over targets, the target reaching it and the signed ρ (NaN / '' when unscored)."""
     absolute = np.abs(rho)
     scored = np.isfinite(absolute).any(1)
-    best = np.where(scored[:, None], np.nan_to_num(absolute, nan=-1.0), -1.0).argmax(1)
+    if absolute.shape[1] == 0:  # no target passed the shared non-zero cut (e.g. a tiny test split)
+        best = np.zeros(len(rho), dtype=int)
+        absolute = rho = np.full((len(rho), 1), np.nan)
+    else:
+        best = np.where(scored[:, None], np.nan_to_num(absolute, nan=-1.0), -1.0).argmax(1)
     rows = np.arange(len(rho))
     return pd.DataFrame({
         "feature": rows,
