@@ -133,7 +133,7 @@ def files_under(root: Path) -> dict[str, Path]:
 def test_outputs_equal_a_local_run(runs):
     local, slurm, _ = runs
     local_files, slurm_files = files_under(local / "results"), files_under(slurm / "results")
-    assert local_files.keys() <= slurm_files.keys() and len(local_files) > 20
+    assert local_files.keys() <= slurm_files.keys() and len(local_files) > 15
     different = sorted(name for name in local_files if local_files[name].read_bytes() != slurm_files[name].read_bytes())
     # Everything is byte-equal (catalogues, labels, shards, manifest, metrics, embeddings, figures) except PyTorch
     # checkpoints: torch.save names its zip archive's folder after the file it writes (here a random temporary name,
@@ -157,7 +157,7 @@ def test_pretraining_runs_as_two_srun_ranks(runs):
     assert not (slurm / "results/sdss/simclr/checkpoints").exists()  # a finished run leaves no resume state
     result = snakemake_slurm(slurm, target, "--forcerun", "pretrain", "--set-threads", "pretrain=1",
                              "--set-resources", "pretrain:tasks_per_node=2", "pretrain:mpi=srun", "pretrain:gpu=0",
-                             timeout=900)
+                             "--configfile", str(slurm / "config.yaml"), timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
     assert re.search(r"^Shell command: srun --nodes=1 --ntasks-per-node=2 --cpus-per-task=1 --kill-on-bad-exit=1 "
