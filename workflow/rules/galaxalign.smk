@@ -1,0 +1,133 @@
+# GalaxAlign (image-text-symbol alignment): the class symbols, and zero-shot classification by text prompts of every
+# GalaxAlign method in pretrain.methods (galaxalign and its ablations). Training and embeddings are the ordinary
+# pretrain and embed rules; probes, label efficiency, photo-z, search and maps take the embeddings like any other.
+
+from galssl.symbols import SYMBOLS
+
+GALAXALIGN_SYMBOL_CLASSES = list(SYMBOLS)  # the ten Galaxy10 classes, in label order
+
+
+def galaxalign_methods():
+    """The GalaxAlign methods (galaxalign, galaxalign_<ablation>) listed in pretrain.methods."""
+    return [method for method in config["pretrain"]["methods"] if method.split("_")[0] == "galaxalign"]
+
+
+rule galaxalign_symbols:
+    output:
+        symbols=expand("resources/symbols/{name}.png", name=GALAXALIGN_SYMBOL_CLASSES),
+        overview=report(
+            "resources/symbols/overview.png",
+            caption="../report/galaxalign_symbols.rst",
+            category="GalaxAlign",
+            labels={"figure": "class symbols"},
+        ),
+    params:
+        classes=" ".join(GALAXALIGN_SYMBOL_CLASSES),
+    log:
+        "logs/galaxalign/symbols.log",
+    benchmark:
+        "benchmarks/rules/galaxalign/symbols.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl draw-symbols --out-dir resources/symbols --overview {output.overview} --classes {params.classes}"
+        " > {log} 2>&1"
+
+
+rule zero_shot:
+    input:
+        ckpt="results/{survey}/{method}/encoder.ckpt",
+        embeddings="results/{survey}/{method}/embeddings.parquet",
+        catalog="results/catalog/catalog.parquet",
+        labels=labels_input(),
+    output:
+        metrics="results/{survey}/{method}/zero_shot/metrics.parquet",
+        predictions="results/{survey}/{method}/zero_shot/predictions.parquet",
+        similarity="results/{survey}/{method}/zero_shot/similarity.parquet",
+        summary="results/{survey}/{method}/zero_shot/summary.json",
+    wildcard_constraints:
+        method="|".join(galaxalign_methods()) or "(?!)",
+    params:
+        class_column=config["pretrain"]["class_column"],
+        seed=config["seed"],
+    log:
+        "logs/galaxalign/{survey}.{method}.zero_shot.log",
+    benchmark:
+        "benchmarks/rules/galaxalign/{survey}.{method}.zero_shot.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl zero-shot --ckpt {input.ckpt} --embeddings {input.embeddings} --catalog {input.catalog}"
+        " --labels {input.labels} --class-column {params.class_column} --method {wildcards.method}"
+        " --seed {params.seed} --threads {threads} --metrics-out {output.metrics}"
+        " --predictions-out {output.predictions} --similarity-out {output.similarity}"
+        " --summary-out {output.summary} > {log} 2>&1"
+
+
+rule zero_shot_figures:
+    input:
+        predictions="results/{survey}/{method}/zero_shot/predictions.parquet",
+        similarity="results/{survey}/{method}/zero_shot/similarity.parquet",
+        summary="results/{survey}/{method}/zero_shot/summary.json",
+    output:
+        confusion=report(
+            "results/{survey}/{method}/zero_shot/confusion.png",
+            caption="../report/galaxalign_zero_shot.rst",
+            category="GalaxAlign",
+            subcategory="{survey}",
+            labels={"survey": "{survey}", "method": "{method}", "figure": "zero-shot confusion"},
+        ),
+        similarity=report(
+            "results/{survey}/{method}/zero_shot/similarity.png",
+            caption="../report/galaxalign_similarity.rst",
+            category="GalaxAlign",
+            subcategory="{survey}",
+            labels={"survey": "{survey}", "method": "{method}", "figure": "image-text similarity"},
+        ),
+    wildcard_constraints:
+        method="|".join(galaxalign_methods()) or "(?!)",
+    log:
+        "logs/galaxalign/{survey}.{method}.zero_shot_figures.log",
+    benchmark:
+        "benchmarks/rules/galaxalign/{survey}.{method}.zero_shot_figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=5,
+    conda:
+        "../../envs/torch.yaml"
+    shell:
+        "galssl plot-zero-shot --predictions {input.predictions} --similarity {input.similarity}"
+        " --summary {input.summary} --title '{wildcards.survey} / {wildcards.method}'"
+        " --confusion-out {output.confusion} --similarity-out {output.similarity} > {log} 2>&1"
+
+
+def zero_shot_metric_tables(survey):
+    """Tidy zero-shot metric tables of one survey (one per GalaxAlign method)."""
+    return [f"results/{survey}/{method}/zero_shot/metrics.parquet" for method in galaxalign_methods()]
+
+
+def galaxalign_targets():
+    """The symbols and every GalaxAlign method's zero-shot tables and figures (nothing without such a method)."""
+    if not galaxalign_methods():
+        return []
+    targets = ["resources/symbols/overview.png"]
+    for survey in config["surveys"]:
+        targets += zero_shot_metric_tables(survey)
+        for method in galaxalign_methods():
+            targets += [
+                f"results/{survey}/{method}/zero_shot/confusion.png",
+                f"results/{survey}/{method}/zero_shot/similarity.png",
+            ]
+    return targets
+
+
+STAGE_TARGETS.append(galaxalign_targets)
