@@ -21,7 +21,11 @@ include: "workflow/rules/search.smk"
 include: "workflow/rules/probes.smk"
 include: "workflow/rules/photoz.smk"
 include: "workflow/rules/maps.smk"
+include: "workflow/rules/explorer.smk"
 include: "workflow/rules/baseline.smk"
+include: "workflow/rules/labels_needed.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/galaxalign.smk"
 include: "workflow/rules/metrics.smk"
 
 

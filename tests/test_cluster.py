@@ -52,6 +52,16 @@ def test_slurm_profile_defaults_and_site_variables(no_site):
     assert "slurm_account='12345'" in args["default-resources"] and args["slurm-qos"] == "long"
 
 
+def test_profile_gpu_rules_are_exactly_the_rules_that_ask_for_a_gpu():
+    asking = set()
+    for path in (REPO / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule )", path.read_text())[1:]:
+            if re.search(r"^\s+gpu=1,", block, re.MULTILINE):
+                asking.add(re.match(r"rule (\w+):", block).group(1))
+    listed = re.search(r"GPU_RULES = \(([^)]*)\)", (REPO / "profiles/default/config.v8+.yaml").read_text()).group(1)
+    assert asking and asking == set(re.findall(r'"(\w+)"', listed))
+
+
 def test_workflow_profile_changes_nothing_by_default_and_sets_ddp_resources(no_site):
     assert profile(REPO / "profiles" / "default" / "config.v8+.yaml") == {}
     no_site.setenv("GALSSL_TRAIN_NODES", "2")
@@ -61,7 +71,7 @@ def test_workflow_profile_changes_nothing_by_default_and_sets_ddp_resources(no_s
     assert set(args["set-resources"]) == {"pretrain:nodes=2", "pretrain:tasks_per_node=4", "pretrain:gpu=8",
                                           "pretrain:mpi=srun", "pretrain:mem_mb=64000", "pretrain:gpu_model='a100'",
                                           "embed:gpu_model='a100'", "embed_external:gpu_model='a100'",
-                                          "supervised_from_scratch:gpu_model='a100'"}
+                                          "supervised_from_scratch:gpu_model='a100'", "finetune:gpu_model='a100'"}
     assert args["set-threads"] == ["pretrain=4"]
     no_site.setenv("GALSSL_TRAIN_NODES", "two")
     with pytest.raises(Exception, match="GALSSL_TRAIN_NODES must be a positive integer"):

@@ -6,12 +6,15 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+
+from explorer_browser import check_explorer
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -28,6 +31,7 @@ def tiny_config(tmp_path: Path) -> Path:
                           "augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}}
     config["embed"]["pixels_pca"]["n_components"] = 16  # fewer than the ~40 train objects
     config["probes"]["label_efficiency"].update(min_log2=3, max_log2=4, seeds=2, scratch_seeds=1, scratch_steps=2)
+    config["finetune"].update(epochs=1, batch_size=16)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -40,7 +44,7 @@ def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(2700)  # ~90 jobs: about 8 minutes on 2 idle cores, far longer when the cores are shared
+@pytest.mark.timeout(3000)  # ~90 jobs, twice: about 12 minutes on 2 idle cores, longer when the cores are shared
 def test_tiny_workflow_runs_end_to_end(tmp_path):
     config = tiny_config(tmp_path)
     result = run_snakemake(tmp_path, "all", "--configfile", str(config))
@@ -62,10 +66,56 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
         assert Image.open(tmp_path / f"results/sdss/{method}/training_curves.png").size[0] > 500
     assert Image.open(tmp_path / "results/sdss/mae/reconstructions.png").size[1] > 300
     assert Image.open(tmp_path / "results/sdss/augmentations.png").size[0] > 500
-    # Nothing left to do on a rerun; the same config gives the same catalogue bytes.
-    first = (tmp_path / "results/mock/labels.parquet").read_bytes()
+    survey_metrics = pd.read_parquet(tmp_path / "results/sdss/metrics.parquet")
+    finetuned = survey_metrics[survey_metrics["task"].str.startswith("finetune_")]
+    assert set(finetuned["task"]) == {"finetune_classes", "finetune_photoz"} and "supervised" in set(finetuned["method"])
+    needed = pd.read_csv(tmp_path / "results/sdss/labels_needed.csv")
+    assert {"method", "classifier", "metric", "target", "n_labels_needed", "reached"} <= set(needed.columns)
+    # Nothing left to do on a rerun.
     again = run_snakemake(tmp_path, "-n", "all", "--configfile", str(config))
     assert "Nothing to be done" in again.stdout + again.stderr
+    # `all` builds the galaxy explorer, and it works in a real headless Chromium (tests/explorer_browser.py).
+    assert (tmp_path / "logs/explorer/sdss.log").read_text().strip()
+    assert check_explorer(tmp_path / "results/sdss/explorer", tmp_path / "explorer_tiny_run.png")["points"] == 60
+    check_report(tmp_path, config)
+    # Reproducible: the whole DAG again from scratch gives byte-identical metrics tables and pixel-identical figures.
+    first = snapshot(tmp_path / "results")
     shutil.rmtree(tmp_path / "results")
-    assert run_snakemake(tmp_path, "results/mock/labels.parquet", "--configfile", str(config)).returncode == 0
-    assert (tmp_path / "results/mock/labels.parquet").read_bytes() == first
+    rerun = run_snakemake(tmp_path, "all", "--configfile", str(config))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    second = snapshot(tmp_path / "results")
+    assert sorted(first) == sorted(second)
+    differ = sorted(name for name in first if first[name] != second[name])
+    assert not differ, f"differ between two runs of the same config: {differ[:10]}"
+
+
+def snapshot(results: Path) -> dict[str, object]:
+    """Bytes of every metrics table and label table, decoded pixels of every figure, keyed by path."""
+    taken: dict[str, object] = {}
+    for path in sorted(results.rglob("*")):
+        name = str(path.relative_to(results))
+        if path.suffix == ".png":
+            image = Image.open(path)
+            taken[name] = (image.size, image.mode, image.tobytes())
+        elif path.name.endswith(("metrics.parquet", "metrics.csv", "label_efficiency.parquet", "labels.parquet")):
+            taken[name] = path.read_bytes()
+    assert any(name.endswith("metrics.parquet") for name in taken) and any(n.endswith(".png") for n in taken)
+    return taken
+
+
+def check_report(workdir: Path, config: Path) -> None:
+    """`snakemake --report` gathers every figure with its rendered caption and the metrics page."""
+    report = workdir / "results" / "report.zip"
+    result = run_snakemake(workdir, "all", "--configfile", str(config), "--report", str(report))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        text = "".join(archive.read(name).decode("utf-8", "replace") for name in names
+                       if name.endswith((".js", ".html")) and archive.getinfo(name).file_size < 50_000_000)
+    figures = sorted((workdir / "results").rglob("*.png"))
+    assert len(figures) > 20
+    for figure in ("training_curves.png", "umap_map.png", "label_efficiency.png", "metrics.html"):
+        assert any(name.endswith(figure) for name in names), figure
+    assert "Reproduce:" in text and "snakemake results/sdss/simclr/training_curves.png" in text
+    assert "60 mock-sky objects" in text  # captions rendered with the run's config
+    report.unlink()

@@ -212,6 +212,23 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     _check_search(config)
     _check_probes_photoz(config)
     _check_maps(config)
+    _check_finetune(config)
+    _check_explorer(config)
+
+
+def _check_explorer(config: Mapping[str, Any]) -> None:
+    """The explorer shows one of the embeddings the run produces (trained methods, pixels_pca, external encoders)."""
+    from galssl.explorer.settings import ExplorerSettings
+
+    produced = list(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])
+    ExplorerSettings.from_section(config["explorer"], produced)
+
+
+def _check_finetune(config: Mapping[str, Any]) -> None:
+    """Fine-tuned methods must be trained; `best` needs a self-supervised method and a fitted select_probe."""
+    from galssl.finetune.settings import FinetuneSettings
+
+    FinetuneSettings.from_config(config["finetune"], config["pretrain"]["methods"], config["probes"]["classifiers"])
 
 
 def _check_maps(config: Mapping[str, Any]) -> None:

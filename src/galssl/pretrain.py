@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sys
@@ -145,6 +146,15 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
                           f"pretrain.labels to a table with object_id and {class_column}")
     config = {k: v for k, v in method_config(section, inputs.method, n_classes).items() if k not in ("epochs", "lr", "batch_size")}
     method = create_method(inputs.method, in_chans=len(bands), img_size=size, config=config)
+    if getattr(method, "needs_labels", False) and n_classes < 2:
+        raise ConfigError(f"config error: method {inputs.method} needs labels with at least two classes: set "
+                          f"pretrain.labels to a table with object_id and {class_column}")
+    planned_epochs = getattr(method, "planned_epochs", None)  # a method with its own schedule (GalaxAlign's stages)
+    if planned_epochs is not None:
+        if "epochs" in overrides:
+            raise ConfigError(f"config error: pretrain.method_config.{inputs.method}.epochs is not used: "
+                              f"{inputs.method} trains stage1_epochs + stage2_epochs")
+        settings = dataclasses.replace(settings, epochs=int(planned_epochs))
 
     augment = build_augmentations(augment_config(section), bands, manifest, inputs.instrument)
     normalise = AsinhNormalise.from_manifest(manifest)
@@ -202,7 +212,8 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     recipe = {"method": inputs.method, "in_chans": len(bands), "img_size": size,
               "config": {k: v for k, v in config.items() if k != "weights"}, "bands": bands,
               "survey": inputs.survey, "seed": inputs.seed, "global_step": int(trainer.global_step),
-              "epochs_run": int(trainer.current_epoch), "image_size": image_size}
+              "epochs_run": int(trainer.current_epoch), "image_size": image_size,
+              "pretrained": bool(config.get("weights"))}  # initialised from a weights file (else random init)
     encoder_path = out_dir / "encoder.ckpt"
     if trainer.is_global_zero:
         save_encoder(encoder_path, module.method, recipe)

@@ -95,6 +95,10 @@ class PretrainModule(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: dict, batch_idx: int) -> None:
         self.method.on_train_batch_end(self.global_step, self.steps_per_epoch * self.settings.epochs)
+        # Parameters a method starts training mid-run (GalaxAlign's stage-2 symbol encoder) get fresh optimizer state.
+        for parameter in getattr(self.method, "pop_restarted_parameters", list)():
+            for optimizer in self.trainer.optimizers:
+                optimizer.state.pop(parameter, None)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         loss, _ = self.method.training_loss(batch)

@@ -29,6 +29,7 @@ rule mock_gallery:
             "results/mock/gallery.png",
             caption="../report/mock_gallery.rst",
             category="Data",
+            labels={"figure": "gallery"},
         ),
     params:
         seed=config["seed"],

@@ -43,6 +43,7 @@ rule photoz_figure:
             caption="../report/photoz.rst",
             category="Photometric redshifts",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "photoz"},
         ),
     params:
         photoz=photoz_json(),
@@ -70,6 +71,7 @@ rule photoz_fraction_figure:
             caption="../report/photoz_vs_fraction.rst",
             category="Photometric redshifts",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "figure": "photoz vs fraction"},
         ),
     log:
         "logs/photoz/{survey}.fraction_figure.log",

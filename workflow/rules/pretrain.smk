@@ -7,8 +7,16 @@ def method_pretrain_json(method):
     """The pretrain section as one method sees it (its own method_config only, no method list): editing another
     method's settings, or adding a method, does not retrain this one."""
     section = {key: value for key, value in config["pretrain"].items() if key != "methods"}
-    section["method_config"] = {method: config["pretrain"]["method_config"].get(method, {})}
+    section["method_config"] = {method: method_config_of(method)}
     return json.dumps(section, sort_keys=True)
+
+
+def method_config_of(method):
+    """`pretrain.method_config.<method>`; a GalaxAlign ablation (galaxalign_nosymbols, galaxalign_stage1,
+    galaxalign_stage2) starts from galaxalign's settings and overrides them with its own."""
+    configs = config["pretrain"]["method_config"]
+    inherited = configs.get("galaxalign", {}) if method.startswith("galaxalign_") else {}
+    return {**inherited, **configs.get(method, {})}
 
 
 rule pretrain:
@@ -54,6 +62,7 @@ rule training_curves:
             caption="../report/training_curves.rst",
             category="Pretraining",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "method": "{method}", "figure": "training curves"},
         ),
     log:
         "logs/pretrain/{survey}.{method}.curves.log",
@@ -80,6 +89,7 @@ rule mae_reconstructions:
             caption="../report/mae_reconstructions.rst",
             category="Pretraining",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "method": "mae", "figure": "reconstructions"},
         ),
     params:
         seed=config["seed"],
@@ -108,11 +118,12 @@ rule augmentation_figure:
             caption="../report/augmentations.rst",
             category="Pretraining",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "figure": "augmentations"},
         ),
     params:
         seed=config["seed"],
         survey=lambda w: survey_json(w.survey),
-        pretrain=json.dumps(config["pretrain"], sort_keys=True),
+        pretrain=lambda w: json.dumps(config["pretrain"], sort_keys=True),  # a function: no {} formatting
     log:
         "logs/pretrain/{survey}.augmentations.log",
     benchmark:

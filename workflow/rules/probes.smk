@@ -55,6 +55,7 @@ rule probe_confusion:
             caption="../report/probes_confusion.rst",
             category="Probes",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "confusion"},
         ),
     params:
         class_column=config["probes"]["class_column"],
@@ -83,6 +84,7 @@ rule probe_vote_fractions:
             caption="../report/probes_vote_fractions.rst",
             category="Probes",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "vote fractions"},
         ),
     log:
         "logs/probes/{survey}.{embedding}.vote_fractions.log",
@@ -134,6 +136,7 @@ rule label_efficiency_figure:
             caption="../report/label_efficiency.rst",
             category="Probes",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "figure": "label efficiency"},
         ),
     log:
         "logs/probes/{survey}.label_efficiency_figure.log",

@@ -80,6 +80,7 @@ rule search_figure:
             caption="../report/search.rst",
             category="Similarity search",
             subcategory="{survey}",
+            labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "similarity"},
         ),
     params:
         survey=lambda w: survey_json(w.survey),

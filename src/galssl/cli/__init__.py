@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from galssl.errors import GalsslError
 
 # Command groups, in the order `galssl --help` lists them (one module per pipeline stage).
-GROUPS = ("data", "training", "search", "maps", "evaluate", "baseline")
+GROUPS = ("data", "training", "search", "maps", "evaluate", "baseline", "efficiency", "finetune", "explorer",
+          "galaxalign")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,6 +43,14 @@ def cmd_concat_metrics(args: argparse.Namespace) -> None:
     print(f"{len(table)} metric rows from {len(args.tables)} tables -> {args.out}")
 
 
+def cmd_metrics_page(args: argparse.Namespace) -> None:
+    from galssl.evaluate.summary import write_metrics_page
+
+    summary = write_metrics_page(args.table, args.out, args.title)
+    print(summary.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"-> {args.out}")
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
     p = verbs.add_parser("label-subset", help="the N labelled train objects of one label-efficiency seed")
@@ -72,3 +80,9 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--csv", help="also write this CSV copy")
     p.set_defaults(func=cmd_concat_metrics)
+
+    p = verbs.add_parser("metrics-page", help="the survey's metrics table as an HTML page (headline + tidy rows)")
+    p.add_argument("--table", required=True, help="results/{survey}/metrics.parquet")
+    p.add_argument("--title", default="galssl metrics")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_metrics_page)

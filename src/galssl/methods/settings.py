@@ -34,7 +34,8 @@ class MethodSettings:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able copy of the settings (what a checkpoint recipe stores)."""
-        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v)
+        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else
+                         list(v) if isinstance(v, tuple) else v)
                 for f in dataclasses.fields(self)}
 
 
@@ -67,6 +68,11 @@ def _check_type(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"{where} must be a non-empty string (got {value!r})")
         return value
+    if origin is tuple:  # tuple[X, ...]: a YAML list of X
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list (got {value!r})")
+        element = typing.get_args(hint)[0]
+        return tuple(_check_type(item, element, f"{where}[{index}]") for index, item in enumerate(value))
     if origin in (Mapping, dict) or hint in (Mapping, dict):
         if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
             raise ConfigError(f"{where} must be a mapping with string keys (got {value!r})")

@@ -11,8 +11,15 @@ import pandas as pd  # noqa: E402
 from galssl.errors import DataError  # noqa: E402
 
 
+# Per-epoch validation scores drawn in the third panel, the first one logged: pretraining's online probe, then
+# fine-tuning's val accuracy (classes) or val sigma_mad (photo-z).
+_SCORES = (("probe/accuracy", "online linear probe (val split)"), ("val/accuracy", "fine-tuned head (val split)"),
+           ("val/sigma_mad", "fine-tuned photo-z (val split)"))
+
+
 def training_curves_figure(metrics_csv: str, title: str = "") -> plt.Figure:
-    """Three panels against optimisation step: losses, learning rate, probe accuracy (when logged)."""
+    """Three panels against optimisation step: losses, learning rate(s), a validation score (the online probe's
+    accuracy, or a fine-tuning run's val accuracy / σ_MAD) when logged."""
     try:
         log = pd.read_csv(metrics_csv)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -32,14 +39,21 @@ def training_curves_figure(metrics_csv: str, title: str = "") -> plt.Figure:
     axes[0].legend(fontsize=8)
     if "train/lr" in log.columns:
         lr = log.dropna(subset=["train/lr"])
-        axes[1].plot(lr["step"], lr["train/lr"], color="C2")
+        axes[1].plot(lr["step"], lr["train/lr"], color="C2", label="head")
+    if "train/lr_encoder" in log.columns:  # fine-tuning: the encoder's rate, a fixed fraction of the head's
+        lr = log.dropna(subset=["train/lr_encoder"])
+        axes[1].plot(lr["step"], lr["train/lr_encoder"], color="C4", label="encoder")
+        axes[1].legend(fontsize=8)
     axes[1].set(xlabel="step", ylabel="learning rate", title="schedule (warm-up + cosine)")
     axes[1].ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    if "probe/accuracy" in log.columns and log["probe/accuracy"].notna().any():
-        probe = log.dropna(subset=["probe/accuracy"])
-        axes[2].plot(probe["step"], probe["probe/accuracy"], "o-", color="C1")
-        axes[2].set_ylim(0, 1)
-        axes[2].set(xlabel="step", ylabel="accuracy", title="online linear probe (val split)")
+    score = next(((column, name) for column, name in _SCORES if column in log.columns and log[column].notna().any()),
+                 None)
+    if score is not None:
+        probe = log.dropna(subset=[score[0]])
+        axes[2].plot(probe["step"], probe[score[0]], "o-", color="C1")
+        if score[0].endswith("accuracy"):
+            axes[2].set_ylim(0, 1)
+        axes[2].set(xlabel="step", ylabel=score[0].split("/")[-1], title=score[1])
     else:
         axes[2].text(0.5, 0.5, "no labels: probe not run", ha="center", va="center", transform=axes[2].transAxes)
         axes[2].set_axis_off()
