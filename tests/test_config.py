@@ -121,8 +121,8 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("typo in mock key", _set("mock", "colour", value="red"),
      f"config error: unknown key 'colour' in mock (allowed: {MOCK_KEYS})"),
     ("unknown top-level key", _set("sed", value=1),
-     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, ingest, maps, mock, photoz, pretrain, "
-      "probes, report, search, seed, surveys)")),
+     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, explorer, finetune, ingest, maps, "
+      "mock, photoz, pretrain, probes, search, seed, surveys)")),
     ("misspelt provider", _set("surveys", "sdss", "provider", value="sdds"),
      "config error: surveys.sdss.provider must be one of mock, legacy, sdss, euclid, hips, files (got 'sdds')"),
     ("missing bands", _delete("surveys", "sdss", "bands"),

@@ -388,3 +388,13 @@ def test_the_workflow_runs_galaxalign_only_when_listed_and_its_zero_shot_rows_jo
     # The ablation trains with galaxalign's settings overridden by its own.
     pretrain = next(line for line in result.stdout.splitlines() if "--method galaxalign_stage1" in line)
     assert '"lr": 0.0005' in pretrain and '"stage1_epochs": 2' in pretrain
+
+
+def test_early_stopping_cannot_end_the_run_before_stage_2_trains(tmp_path):
+    from galssl.train import TrainSettings, make_trainer
+
+    model = tiny(stage1_epochs=3, stage2_epochs=2)
+    assert model.planned_epochs == 5 and model.min_epochs == 4
+    assert tiny("galaxalign_stage1", stage1_epochs=3, stage2_epochs=0).min_epochs == 3
+    trainer, _ = make_trainer(tmp_path, TrainSettings(epochs=5), [], min_epochs=model.min_epochs)
+    assert trainer.fit_loop.min_epochs == 4 and trainer.fit_loop.max_epochs == 5

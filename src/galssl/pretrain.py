@@ -193,7 +193,8 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     out_dir = inputs.out_dir
     last = out_dir / "checkpoints" / "last.ckpt"
     preemption = PreemptionCheckpoint(last)
-    trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch)
+    trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch,
+                                       min_epochs=getattr(method, "min_epochs", None))
     module = PretrainModule(method, settings, steps_per_epoch, batch_views=batch_views)
     # Resume only a run of this very configuration: a checkpoint left by other settings (an edited config, another
     # label subset) is ignored and overwritten, never continued.

@@ -182,8 +182,10 @@ def ddp_layout() -> tuple[int, int, bool]:
 
 
 def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callback], max_epochs: int | None = None,
-                 max_steps: int = -1, steps_per_epoch: int = 5) -> tuple[L.Trainer, ModelCheckpoint]:
-    """A Trainer on CUDA (bf16) when present, else the CPU; DDP (NCCL, or gloo on CPUs) over ``ddp_layout()``."""
+                 max_steps: int = -1, steps_per_epoch: int = 5,
+                 min_epochs: int | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
+    """A Trainer on CUDA (bf16) when present, else the CPU; DDP (NCCL, or gloo on CPUs) over ``ddp_layout()``.
+    Early stopping is ignored before ``min_epochs`` (a staged method's last stage must run)."""
     cuda = torch.cuda.is_available()
     devices, num_nodes, by_srun = ddp_layout()
     distributed = devices * num_nodes > 1
@@ -201,6 +203,7 @@ def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callbac
         plugins=plugins,
         precision="bf16-mixed" if cuda else "32-true",
         max_epochs=max_epochs or settings.epochs,
+        min_epochs=min_epochs,
         check_val_every_n_epoch=max(1, settings.val_every_n_epochs),
         max_steps=max_steps,
         logger=CSVLogger(out_dir, name="logs", version=""),

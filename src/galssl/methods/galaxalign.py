@@ -185,6 +185,11 @@ class GalaxAlign(nn.Module):
         return self.config.stage1_epochs + self.config.stage2_epochs
 
     @property
+    def min_epochs(self) -> int:
+        """Early stopping may not end the run before stage 2 has trained one epoch (it would silently skip it)."""
+        return self.config.stage1_epochs + min(1, self.config.stage2_epochs)
+
+    @property
     def class_names(self) -> list[str]:
         """Readable class names, in label order."""
         return [CLASS_TEXT[name] for name in self.config.classes]
