@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from galssl.errors import ConfigError, DataError
+from galssl.errors import ConfigError, DataError, reject_unknown_keys
 from galssl.evaluate import metrics
 from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
 from galssl.evaluate.probes import ProbeSettings, class_labels, fit_selected
@@ -33,11 +33,7 @@ class LabelEfficiencySettings:
     def from_config(cls, section: dict | None) -> "LabelEfficiencySettings":
         """Build from the config section; unknown keys or min_log2 > max_log2 are a ConfigError."""
         section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in probes.label_efficiency "
-                              f"(allowed: {', '.join(sorted(known))})")
+        reject_unknown_keys(section, (f.name for f in fields(cls)), "probes.label_efficiency")
         if "classifiers" in section:
             section["classifiers"] = tuple(section["classifiers"])
         settings = cls(**section)

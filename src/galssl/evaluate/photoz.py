@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from galssl.errors import ConfigError, DataError
+from galssl.errors import ConfigError, DataError, reject_unknown_keys
 from galssl.evaluate import metrics
 from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
 
@@ -40,11 +40,7 @@ class PhotozSettings:
     def from_config(cls, section: dict | None) -> "PhotozSettings":
         """Build from the config section; unknown keys or z_min >= z_max are a ConfigError."""
         section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in photoz "
-                              f"(allowed: {', '.join(sorted(known))})")
+        reject_unknown_keys(section, (f.name for f in fields(cls)), "photoz")
         if "train_fractions" in section:
             section["train_fractions"] = tuple(section["train_fractions"])
         settings = cls(**section)

@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 
-from galssl.errors import ConfigError, DataError
+from galssl.errors import ConfigError, DataError, reject_unknown_keys
 from galssl.evaluate import metrics
 from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
 from galssl.gztree import DecisionTree, fraction_column, total_column
@@ -47,11 +47,7 @@ class ProbeSettings:
     def from_config(cls, section: dict | None) -> "ProbeSettings":
         """Build from the config section; unknown keys are a ConfigError."""
         section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in probes "
-                              f"(allowed: {', '.join(sorted(known))})")
+        reject_unknown_keys(section, (f.name for f in fields(cls)), "probes")
         for key in ("classifiers", "logistic_c", "knn_k", "mlp_alpha", "soft_l2", "gz_questions"):
             if section.get(key) is not None:
                 section[key] = tuple(section[key])

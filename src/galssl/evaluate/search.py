@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from galssl.errors import ConfigError, DataError
+from galssl.errors import ConfigError, DataError, reject_unknown_keys
 from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows
 from galssl.io import atomic_path, write_parquet_atomic
 
@@ -61,11 +61,7 @@ class SearchSettings:
     def from_section(cls, section: Mapping[str, Any] | None) -> SearchSettings:
         """Settings from the config mapping; unknown keys are a ConfigError."""
         section = dict(section or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in search "
-                              f"(allowed: {', '.join(sorted(known))})")
+        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls)), "search")
         settings = cls(**section)
         if settings.database not in ("all", "test"):
             raise ConfigError(f"config error: search.database must be all or test (got {settings.database!r})")

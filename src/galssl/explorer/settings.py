@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from galssl.errors import ConfigError
+from galssl.errors import ConfigError, reject_unknown_keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,10 +29,7 @@ class ExplorerSettings:
         """Settings from the config mapping. ``embeddings``: the names the run produces; the chosen embedding must
         be one of them. Unknown keys and bad values are a one-line ConfigError."""
         section = dict(section or {})
-        known = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in explorer (allowed: {', '.join(known)})")
+        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls)), "explorer")
         for key in ("tooltip_columns", "columns"):
             if section.get(key) is not None:
                 section[key] = tuple(str(name) for name in section[key])

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from galssl.errors import ConfigError
+from galssl.errors import ConfigError, reject_unknown_keys
 
 BEST = "best"
 """Placeholder in ``finetune.methods`` for the self-supervised method with the best frozen-probe val score."""
@@ -47,10 +47,7 @@ class FinetuneSettings:
         """Build from the config section; with the trained methods and probe classifiers also check that ``best``
         can be chosen (its select_probe is fitted). Problems are one-line ConfigErrors."""
         section = dict(section or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config error: unknown key {unknown[0]!r} in finetune (allowed: {', '.join(sorted(known))})")
+        reject_unknown_keys(section, (f.name for f in fields(cls)), "finetune")
         for key in ("methods", "tasks"):
             if key in section:
                 section[key] = tuple(section[key])

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from galssl.errors import ConfigError
+from galssl.errors import ConfigError, reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,11 @@ class MapsSettings:
         """Validate the ``maps`` config section (unknown keys, checks across keys) into settings."""
         section = dict(section or {})
         parts = {"pca": PCASettings, "sae": SAESettings, "umap": UMAPSettings, "stationarity": StationaritySettings}
-        _reject_unknown(section, {f.name for f in fields(cls)}, "maps")
+        reject_unknown_keys(section, {f.name for f in fields(cls)}, "maps")
         built: dict[str, Any] = {}
         for name, part in parts.items():
             raw = dict(section.get(name) or {})
-            _reject_unknown(raw, {f.name for f in fields(part)}, f"maps.{name}")
+            reject_unknown_keys(raw, {f.name for f in fields(part)}, f"maps.{name}")
             built[name] = part(**{key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()})
         votes = section.get("vote_columns")
         settings = cls(**built, vote_columns=tuple(votes) if votes is not None else None,
@@ -112,8 +112,3 @@ class MapsSettings:
             raise ConfigError(f"config error: maps.pca.n_show must be <= maps.pca.n_components ({self.pca.n_components}) "
                               f"(got {self.pca.n_show})")
 
-
-def _reject_unknown(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(f"config error: unknown key {unknown[0]!r} in {where} (allowed: {', '.join(sorted(allowed))})")
