@@ -186,3 +186,18 @@ def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_
     assert list(table["metric"]) == ["accuracy", "macro_f1"] and set(table["n_labels"]) == {8}
     assert set(table["method"]) == {"supervised_from_scratch"} and set(table["split"]) == {"val"}
     assert ((table["value"] >= 0) & (table["value"] <= 1)).all()
+
+
+def test_early_stopping_watches_the_metric_it_is_given(tmp_path):
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from galssl.train import TrainSettings, make_trainer
+
+    def stopper(trainer):
+        return next(callback for callback in trainer.callbacks if isinstance(callback, EarlyStopping))
+
+    default, _ = make_trainer(tmp_path, TrainSettings(epochs=2), [])
+    assert stopper(default).monitor == "val/loss" and stopper(default).mode == "min"
+    probe, _ = make_trainer(tmp_path, TrainSettings(epochs=2, early_stopping_patience=3), [],
+                            stop_on=("probe/accuracy", "max"))
+    assert (stopper(probe).monitor, stopper(probe).mode, stopper(probe).patience) == ("probe/accuracy", "max", 3)

@@ -193,8 +193,12 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     out_dir = inputs.out_dir
     last = out_dir / "checkpoints" / "last.ckpt"
     preemption = PreemptionCheckpoint(last)
+    # Early stopping on the online probe when it runs: a contrastive val loss against a moving queue or momentum
+    # encoder is not comparable between epochs (MoCo's rose while its probe accuracy rose), the probe's accuracy is.
+    probing = any(isinstance(callback, LinearProbe) for callback in callbacks)
     trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch,
-                                       min_epochs=getattr(method, "min_epochs", None))
+                                       min_epochs=getattr(method, "min_epochs", None),
+                                       stop_on=("probe/accuracy", "max") if probing else ("val/loss", "min"))
     module = PretrainModule(method, settings, steps_per_epoch, batch_views=batch_views)
     # Resume only a run of this very configuration: a checkpoint left by other settings (an edited config, another
     # label subset) is ignored and overwritten, never continued.

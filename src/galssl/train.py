@@ -183,9 +183,11 @@ def ddp_layout() -> tuple[int, int, bool]:
 
 def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callback], max_epochs: int | None = None,
                  max_steps: int = -1, steps_per_epoch: int = 5,
-                 min_epochs: int | None = None) -> tuple[L.Trainer, ModelCheckpoint]:
+                 min_epochs: int | None = None,
+                 stop_on: tuple[str, str] = ("val/loss", "min")) -> tuple[L.Trainer, ModelCheckpoint]:
     """A Trainer on CUDA (bf16) when present, else the CPU; DDP (NCCL, or gloo on CPUs) over ``ddp_layout()``.
-    Early stopping is ignored before ``min_epochs`` (a staged method's last stage must run)."""
+    Early stopping watches ``stop_on`` (metric, min/max) and is ignored before ``min_epochs`` (a staged method's
+    last stage must run)."""
     cuda = torch.cuda.is_available()
     devices, num_nodes, by_srun = ddp_layout()
     distributed = devices * num_nodes > 1
@@ -207,7 +209,8 @@ def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callbac
         check_val_every_n_epoch=max(1, settings.val_every_n_epochs),
         max_steps=max_steps,
         logger=CSVLogger(out_dir, name="logs", version=""),
-        callbacks=[checkpoint, EarlyStopping("val/loss", patience=settings.early_stopping_patience, mode="min"), *callbacks],
+        callbacks=[checkpoint, EarlyStopping(stop_on[0], patience=settings.early_stopping_patience, mode=stop_on[1]),
+                   *callbacks],
         log_every_n_steps=max(1, min(5, steps_per_epoch)),  # short epochs still log their training loss
         enable_model_summary=False,
         deterministic=not cuda,
