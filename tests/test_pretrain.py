@@ -79,7 +79,8 @@ def test_pretrain_writes_encoder_and_metrics_and_embeddings_are_deterministic(da
 def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     root, shards = dataset
     out = tmp_path / "moco"
-    command = pretrain_command(root, shards, "moco", out, {"epochs": 6})
+    # Patience above the epoch count: the whole schedule runs (a 36-galaxy probe plateaus at once and would stop it).
+    command = pretrain_command(root, shards, "moco", out, {"epochs": 6, "early_stopping_patience": 10})
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     checkpoints = out / "checkpoints"
     deadline = time.time() + 300

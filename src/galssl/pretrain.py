@@ -193,9 +193,11 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     out_dir = inputs.out_dir
     last = out_dir / "checkpoints" / "last.ckpt"
     preemption = PreemptionCheckpoint(last)
-    # Early stopping on the online probe when it runs: a contrastive val loss against a moving queue or momentum
-    # encoder is not comparable between epochs (MoCo's rose while its probe accuracy rose), the probe's accuracy is.
-    probing = any(isinstance(callback, LinearProbe) for callback in callbacks)
+    # A self-supervised method stops early on the online probe when it runs: its pretext loss is not the validation
+    # metric that matters, and against a moving queue or momentum encoder it is not even comparable between epochs
+    # (MoCo's rose while its probe accuracy rose). A method trained on the labels keeps its own validation loss.
+    probing = any(isinstance(callback, LinearProbe) for callback in callbacks) \
+        and not getattr(method, "needs_labels", False)
     trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch,
                                        min_epochs=getattr(method, "min_epochs", None),
                                        stop_on=("probe/accuracy", "max") if probing else ("val/loss", "min"))

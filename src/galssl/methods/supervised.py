@@ -67,6 +67,7 @@ class Supervised(nn.Module):
     """Backbone + linear head on classes or vote fractions; ``n_views`` = 1 with augmentation, else 0."""
 
     name = "supervised"
+    needs_labels = True  # trained on the labels: its validation loss is the task's own (and early stopping's) metric
 
     def __init__(self, *, in_chans: int, img_size: int, config: SupervisedSettings) -> None:
         super().__init__()
