@@ -209,8 +209,9 @@ def make_trainer(out_dir: Path, settings: TrainSettings, callbacks: list[Callbac
         check_val_every_n_epoch=max(1, settings.val_every_n_epochs),
         max_steps=max_steps,
         logger=CSVLogger(out_dir, name="logs", version=""),
-        callbacks=[checkpoint, EarlyStopping(stop_on[0], patience=settings.early_stopping_patience, mode=stop_on[1]),
-                   *callbacks],
+        # Not strict on a callback's metric: the online probe skips an epoch whose labelled sample has one class.
+        callbacks=[checkpoint, EarlyStopping(stop_on[0], patience=settings.early_stopping_patience, mode=stop_on[1],
+                                             strict=stop_on[0] == "val/loss"), *callbacks],
         log_every_n_steps=max(1, min(5, steps_per_epoch)),  # short epochs still log their training loss
         enable_model_summary=False,
         deterministic=not cuda,
