@@ -48,10 +48,10 @@ def survey(tmp_path_factory) -> Path:
                 "band_statistics": {band: {"sky_mad": 0.02} for band in BANDS}}
     (root / "manifest.json").write_text(json.dumps(manifest))
     pd.DataFrame({"object_id": ids, "ra": 0.0, "dec": 0.0, "split": split}).to_parquet(root / "catalog.parquet")
-    large = (sigma - 1) / 3
+    large = np.clip((sigma - 1) / 3 + rng.normal(0, 0.1, N), 0, 1)  # volunteers' noise on top of the true size
     pd.DataFrame({"object_id": ids, "object_type": "galaxy", "galaxy10_name": np.where(large > 0.5, "big", "small"),
                   "size__large_fraction": large, "size__small_fraction": 1 - large,
-                  "redshift": rng.uniform(0.01, 0.3, N)}).to_parquet(root / "labels.parquet")
+                  "redshift": rng.uniform(0.01, 0.3, N), "sigma_px": sigma, "is_big": large > 0.5}).to_parquet(root / "labels.parquet")
     # The pixel-PCA floor as the encoder: fitted on the crops, saved as an ordinary encoder checkpoint.
     normalise = AsinhNormalise([0.02] * 3)
     top = (SIZE - CROP) // 2
@@ -98,6 +98,42 @@ def test_pca_sae_and_alignment_verbs(survey, capsys):
     payload = torch.load(out / "sae.pt", weights_only=True)
     assert payload["groups"] == [4, 4, 8] and payload["k"] == 2
     assert "spearman_max_abs" in capsys.readouterr().out
+
+
+def test_truth_columns_are_aligned_apart_from_the_votes(survey, capsys):
+    settings = dict(MAPS, truth_columns=["sigma_px", "is_big"])
+    out = survey / "maps_truth"
+    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey), "--out-dir", str(out)]
+    args[args.index("--maps") + 1] = json.dumps(settings)
+    main(["maps-pca", *args])
+    main(["maps-sae", *args])
+    pca = pd.read_parquet(out / "pca_metrics.parquet").set_index(["task", "metric"])["value"]
+    sae = pd.read_parquet(out / "sae_metrics.parquet").set_index(["task", "metric"])["value"]
+    # The planted size is the truth behind the vote: the first component follows it, and a boolean truth counts too.
+    assert pca["pca:truth:sigma_px", "spearman_max_abs"] > 0.8
+    assert 0 < pca["pca:truth:is_big", "spearman_max_abs"] <= 1
+    assert sae["sae:truth:top", "spearman_max_abs"] == max(sae["sae:truth:sigma_px", "spearman_max_abs"],
+                                                           sae["sae:truth:is_big", "spearman_max_abs"])
+    # The vote summaries do not mix the truth in: the top is over the two vote fractions only.
+    votes = [pca[f"pca:size__{answer}_fraction", "spearman_max_abs"] for answer in ("large", "small")]
+    assert pca["pca:top", "spearman_max_abs"] == max(votes) < pca["pca:truth:top", "spearman_max_abs"]
+    features = pd.read_parquet(out / "sae_features.parquet")
+    assert set(features["best_truth"]) <= {"", "sigma_px", "is_big"} and (features["best_truth"] != "").any()
+    assert not features["best_target"].str.startswith("truth:").any()
+    alignment = pd.read_parquet(out / "pca_alignment.parquet")
+    assert {"truth:sigma_px", "truth:is_big"} <= set(alignment["target"])
+    main(["maps-alignment", "--pca", str(out / "pca_alignment.parquet"), "--sae", str(out / "sae_alignment.parquet"),
+          "--maps", json.dumps(settings), "--out", str(out / "alignment.png")])
+    from PIL import Image
+
+    with Image.open(out / "alignment.png") as image:  # a third panel for the truth: 16.5 x 4.8 inches
+        assert image.width / image.height > 3
+    settings["truth_columns"] = ["inclination_deg"]
+    args[args.index("--maps") + 1] = json.dumps(settings)
+    with pytest.raises(SystemExit):
+        main(["maps-pca", *args])
+    error = capsys.readouterr().err.strip()
+    assert "maps.truth_columns" in error and "inclination_deg" in error and "\n" not in error
 
 
 def test_umap_and_stationarity_verbs(survey):

@@ -3,9 +3,13 @@
 # rotation, jitter and noise against the pixel-space UMAP (fitted once per survey in results/{survey}/maps/).
 
 
-def maps_json():
-    """The `maps` config section as canonical JSON (a change re-runs the maps rules)."""
-    return json.dumps(config["maps"], sort_keys=True)
+MAPS_LABEL_KEYS = ("vote_columns", "redshift_column", "min_shared_nonzero")
+
+
+def maps_json(*keys):
+    """The keys of the `maps` config section one rule reads, as canonical JSON: a change re-runs only the rules that
+    read it (the rest of the section takes its defaults, which those rules do not use)."""
+    return json.dumps({key: config["maps"][key] for key in keys if key in config["maps"]}, sort_keys=True)
 
 
 def maps_encoder_input(wildcards):
@@ -52,7 +56,7 @@ rule maps_pca:
                         labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "pca extremes"}),
     params:
         seed=config["seed"],
-        maps=maps_json(),
+        maps=maps_json("pca", "truth_columns", *MAPS_LABEL_KEYS),
         survey=lambda w: survey_json(w.survey),
         out_dir="results/{survey}/{embedding}/maps",
     log:
@@ -92,7 +96,7 @@ rule maps_sae:
                        labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "sae aligned"}),
     params:
         seed=config["seed"],
-        maps=maps_json(),
+        maps=maps_json("sae", "truth_columns", *MAPS_LABEL_KEYS),
         survey=lambda w: survey_json(w.survey),
         out_dir="results/{survey}/{embedding}/maps",
     log:
@@ -120,7 +124,7 @@ rule maps_alignment:
                category="Maps", subcategory="{survey}",
                labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "alignment"}),
     params:
-        maps=maps_json(),
+        maps=maps_json("redshift_column"),
     log:
         "logs/maps/{survey}.{embedding}.alignment.log",
     benchmark:
@@ -148,7 +152,7 @@ rule maps_pixel_stationarity:
         paths="results/{survey}/maps/pixel_stationarity.parquet",
     params:
         seed=config["seed"],
-        maps=maps_json(),
+        maps=maps_json("umap", "stationarity", *MAPS_LABEL_KEYS),
         crop=lambda w: encoder_crop(w.survey),
     log:
         "logs/maps/{survey}.pixel_stationarity.log",
@@ -191,7 +195,7 @@ rule maps_umap:
                             labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "stationarity"}),
     params:
         seed=config["seed"],
-        maps=maps_json(),
+        maps=maps_json("umap", "stationarity", *MAPS_LABEL_KEYS),
         survey=lambda w: survey_json(w.survey),
         encoder=maps_encoder_args,
         out_dir="results/{survey}/{embedding}/maps",

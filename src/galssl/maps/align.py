@@ -59,6 +59,25 @@ def alignment_targets(labels: pd.DataFrame, vote_columns: Sequence[str] | None =
     return names, matrix
 
 
+TRUTH_PREFIX = "truth:"
+"""Prefix of the truth columns' names in the alignment tables (``truth:has_bar``), which keeps them apart from votes."""
+
+
+def truth_targets(labels: pd.DataFrame, truth_columns: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
+    """(names, (N, K) float matrix) of the known-truth columns (the mock sky's inclination, has_bar, ...): booleans as
+    0/1, anything non-numeric NaN. Names carry :data:`TRUTH_PREFIX`. DataError naming ``maps.truth_columns`` when a
+    column is missing."""
+    columns = list(truth_columns or [])
+    missing = [column for column in columns if column not in labels.columns]
+    if missing:
+        raise DataError(f"maps.truth_columns: column {missing[0]!r} is not in the labels table; truth columns exist "
+                        "only for the mock sky (set maps.truth_columns: null for a real survey)")
+    matrix = np.column_stack([pd.to_numeric(labels[column].astype("float64") if labels[column].dtype == bool
+                                            else labels[column], errors="coerce").to_numpy(dtype=float)
+                              for column in columns]) if columns else np.zeros((len(labels), 0))
+    return [TRUTH_PREFIX + column for column in columns], matrix
+
+
 def spearman_alignment(features: np.ndarray, targets: np.ndarray, min_shared: int = 10) -> np.ndarray:
     """(F, T) Spearman ρ of each feature column with each target column (scipy.stats.spearmanr), NaN where fewer
     than ``min_shared`` rows have both non-zero, or where the target is constant."""

@@ -12,7 +12,7 @@ import pandas as pd
 
 from galssl.embed import read_embeddings
 from galssl.errors import DataError
-from galssl.maps.align import alignment_targets, labels_for
+from galssl.maps.align import alignment_targets, labels_for, truth_targets
 from galssl.maps.settings import MapsSettings
 
 METRIC_COLUMNS: tuple[str, ...] = ("method", "task", "n_labels", "seed", "split", "metric", "value")
@@ -21,7 +21,8 @@ METRIC_COLUMNS: tuple[str, ...] = ("method", "task", "n_labels", "seed", "split"
 
 @dataclass(frozen=True)
 class MapInputs:
-    """One embedding, row-aligned: ids, (N, D) vectors, split per object, labels, galaxy mask, alignment targets."""
+    """One embedding, row-aligned: ids, (N, D) vectors, split per object, labels, galaxy mask, alignment targets
+    (vote fractions and redshift) and the known-truth columns (``truth:<column>``, mock sky only; may be empty)."""
 
     embedding: str
     object_ids: list[str]
@@ -31,6 +32,8 @@ class MapInputs:
     is_galaxy: np.ndarray
     target_names: list[str]
     targets: np.ndarray
+    truth_names: list[str]
+    truth: np.ndarray
 
     def rows(self, split: str) -> np.ndarray:
         """Boolean mask of the objects in ``split`` (train, val, test)."""
@@ -48,11 +51,13 @@ def load_inputs(embeddings: str | os.PathLike, catalog: str | os.PathLike, label
     split = _splits(object_ids, pd.read_parquet(catalog, columns=None), catalog)
     table = labels_for(object_ids, pd.read_parquet(labels))
     names, targets = alignment_targets(table, settings.vote_columns, settings.redshift_column)
+    truth_names, truth = truth_targets(table, settings.truth_columns)
     is_galaxy = (table["object_type"] == "galaxy").to_numpy() if "object_type" in table.columns \
         else np.ones(len(object_ids), bool)
     name = embedding or os.path.basename(os.path.dirname(os.path.abspath(embeddings)))
     return MapInputs(embedding=name, object_ids=list(object_ids), vectors=vectors, split=split, labels=table,
-                     is_galaxy=is_galaxy, target_names=names, targets=targets)
+                     is_galaxy=is_galaxy, target_names=names, targets=targets,
+                     truth_names=truth_names, truth=truth)
 
 
 def _splits(object_ids: Sequence[str], catalog: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:

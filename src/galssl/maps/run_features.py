@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from galssl.io import atomic_path, save_figure_atomic, write_parquet_atomic
-from galssl.maps.align import alignment_table, best_per_feature, best_per_target, rho_matrix, spearman_alignment
+from galssl.maps.align import (TRUTH_PREFIX, alignment_table, best_per_feature, best_per_target, rho_matrix,
+                               spearman_alignment)
 from galssl.maps.inputs import MapInputs, metrics_frame
 from galssl.maps.pca import component_extremes, components_for_fraction, fit_pca
 from galssl.maps.sae import encode, group_of_latents, prefix_fvu, train_sae
@@ -30,26 +31,44 @@ ALIGNED = 0.5
 def alignment_rows(family: str, rho: np.ndarray, target_names: Sequence[str], redshift_column: str | None,
                    n_labels: int) -> list[tuple[str, int, str, str, float]]:
     """Metrics rows of one feature family: max |ρ| per vote fraction (median, top) and per feature (median, share
-    above 0.5), each vote fraction's and the redshift's best |ρ|."""
-    votes = np.array([name != redshift_column for name in target_names], dtype=bool)
+    above 0.5), each target's best |ρ| (votes, redshift, ``truth:`` columns), and the same summaries over the truth
+    columns (task ``<family>:truth``) when there are any."""
+    truth = np.array([name.startswith(TRUTH_PREFIX) for name in target_names], dtype=bool)
+    votes = np.array([name != redshift_column for name in target_names], dtype=bool) & ~truth
     per_target = best_per_target(rho)
-    per_feature = best_per_feature(rho[:, votes], [n for n, v in zip(target_names, votes) if v])["max_abs_rho"].to_numpy()
-    scored = per_feature[np.isfinite(per_feature)]
-    vote_best = per_target[votes]
 
     def summary(values: np.ndarray, how) -> float:
         values = values[np.isfinite(values)]
         return float(how(values)) if len(values) else float("nan")
 
-    rows = [(f"{family}:median_over_votes", n_labels, "test", "spearman_max_abs", summary(vote_best, np.median)),
-            (f"{family}:top", n_labels, "test", "spearman_max_abs", summary(vote_best, np.max)),
+    def per_feature(mask: np.ndarray) -> np.ndarray:
+        best = best_per_feature(rho[:, mask], [n for n, m in zip(target_names, mask) if m])["max_abs_rho"].to_numpy()
+        return best[np.isfinite(best)]
+
+    scored = per_feature(votes)
+    rows = [(f"{family}:median_over_votes", n_labels, "test", "spearman_max_abs", summary(per_target[votes], np.median)),
+            (f"{family}:top", n_labels, "test", "spearman_max_abs", summary(per_target[votes], np.max)),
             (f"{family}:median_over_features", n_labels, "test", "spearman_max_abs", summary(scored, np.median)),
             (family, n_labels, "test", "fraction_features_aligned",
              float((scored > ALIGNED).mean()) if len(scored) else float("nan")),
             (family, n_labels, "test", "n_features_scored", float(len(scored)))]
+    if truth.any():
+        scored_truth = per_feature(truth)
+        rows += [(f"{family}:truth:median_over_columns", n_labels, "test", "spearman_max_abs",
+                  summary(per_target[truth], np.median)),
+                 (f"{family}:truth:top", n_labels, "test", "spearman_max_abs", summary(per_target[truth], np.max)),
+                 (f"{family}:truth", n_labels, "test", "fraction_features_aligned",
+                  float((scored_truth > ALIGNED).mean()) if len(scored_truth) else float("nan"))]
     rows += [(f"{family}:{name}", n_labels, "test", "spearman_max_abs", float(value))
              for name, value in zip(target_names, per_target)]
     return rows
+
+
+def _alignment(inputs: MapInputs, features: np.ndarray, rows: np.ndarray, min_shared: int) -> tuple[list[str], np.ndarray]:
+    """(names, (F, T) ρ) against the vote fractions, the redshift and the truth columns, on ``rows``."""
+    names = list(inputs.target_names) + list(inputs.truth_names)
+    targets = np.column_stack([inputs.targets, inputs.truth]) if inputs.truth_names else inputs.targets
+    return names, spearman_alignment(features[rows], targets[rows], min_shared)
 
 
 def _n_labelled(inputs: MapInputs, rows: np.ndarray) -> int:
@@ -65,7 +84,8 @@ def run_pca(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
     title = f"{inputs.embedding}"
     result = fit_pca(inputs.vectors[inputs.rows("train")], inputs.vectors, settings.pca.n_components)
     test = inputs.rows("test")
-    rho = spearman_alignment(result.scores[test], inputs.targets[test], settings.min_shared_nonzero)
+    names, rho = _alignment(inputs, result.scores, test, settings.min_shared_nonzero)
+    votes = len(inputs.target_names)  # the heat map shows votes and redshift; the truth columns go to the tables
     scores = pd.DataFrame(result.scores.astype(np.float32), columns=[f"pc_{i + 1:02d}" for i in range(result.scores.shape[1])])
     scores.insert(0, "object_id", inputs.object_ids)
     scores.insert(1, "split", inputs.split)
@@ -73,10 +93,10 @@ def run_pca(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
     write_parquet_atomic(pd.DataFrame({"component": np.arange(1, len(result.explained_variance_ratio) + 1),
                                        "explained_variance_ratio": result.explained_variance_ratio}),
                          out / "pca_variance.parquet")
-    write_parquet_atomic(alignment_table(rho, inputs.target_names, "pca"), out / "pca_alignment.parquet")
+    write_parquet_atomic(alignment_table(rho, names, "pca"), out / "pca_alignment.parquet")
     save_figure_atomic(variance_figure(result.explained_variance_ratio, f"{title}: PCA explained variance (train split)"),
                        out / "pca_variance.png")
-    save_figure_atomic(spearman_heatmap(rho, inputs.target_names, f"{title}: Spearman ρ of principal components with "
+    save_figure_atomic(spearman_heatmap(rho[:, :votes], inputs.target_names, f"{title}: Spearman ρ of principal components with "
                                         "vote fractions and redshift (test split)"), out / "pca_spearman.png")
     shown = result.scores[:, : settings.pca.n_show]
     negative, positive = component_extremes(shown, settings.pca.n_extreme, inputs.is_galaxy)
@@ -86,7 +106,7 @@ def run_pca(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
                                        instrument, f"{title}: galaxies at the ends of the top principal components"),
                        out / "pca_extremes.png", dpi=110)
     n_labels = _n_labelled(inputs, test)
-    metrics = alignment_rows("pca", rho, inputs.target_names, settings.redshift_column, n_labels)
+    metrics = alignment_rows("pca", rho, names, settings.redshift_column, n_labels)
     n_train = int(inputs.rows("train").sum())
     metrics += [("pca", n_train, "train", f"components_for_{int(f * 100)}pct_variance",
                  float(components_for_fraction(result.explained_variance_ratio, f))) for f in (0.5, 0.9)]
@@ -114,19 +134,23 @@ def run_sae(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
     save_sae(out / "sae.pt", model, history)
     codes = encode(model, inputs.vectors)
     test = inputs.rows("test")
-    rho = spearman_alignment(codes[test], inputs.targets[test], settings.min_shared_nonzero)
+    names, rho = _alignment(inputs, codes, test, settings.min_shared_nonzero)
+    votes = len(inputs.target_names)
     objects, features = np.nonzero(codes)
     write_parquet_atomic(pd.DataFrame({"object_id": np.asarray(inputs.object_ids, dtype=object)[objects],
                                        "feature": features.astype(np.int32),
                                        "activation": codes[objects, features].astype(np.float32)}),
                          out / "sae_activations.parquet")
-    best = best_per_feature(rho, inputs.target_names)
+    best = best_per_feature(rho[:, :votes], inputs.target_names)
+    truth = best_per_feature(rho[:, votes:], [name[len(TRUTH_PREFIX):] for name in names[votes:]])
     table = pd.DataFrame({"feature": np.arange(model.n_latents), "group": group_of_latents(model.groups),
                           "frequency": (codes > 0).mean(0),
                           "mean_activation": codes.sum(0) / np.maximum((codes > 0).sum(0), 1),
-                          "max_abs_rho": best["max_abs_rho"], "best_target": best["best_target"], "rho": best["rho"]})
+                          "max_abs_rho": best["max_abs_rho"], "best_target": best["best_target"], "rho": best["rho"],
+                          "truth_max_abs_rho": truth["max_abs_rho"], "best_truth": truth["best_target"],
+                          "truth_rho": truth["rho"]})
     write_parquet_atomic(table, out / "sae_features.parquet")
-    write_parquet_atomic(alignment_table(rho, inputs.target_names, "sae"), out / "sae_alignment.parquet")
+    write_parquet_atomic(alignment_table(rho, names, "sae"), out / "sae_alignment.parquet")
     _sae_figures(inputs, settings, codes, table, out, shards, bands, instrument)
     prefixes = prefix_fvu(model, inputs.vectors[test])
     n_test = int(test.sum())
@@ -137,7 +161,7 @@ def run_sae(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
     # the metrics table stays byte-identical between runs.
     print(f"SAE training: {history.samples_per_second:.0f} samples/s")
     metrics += [(f"sae:prefix_{m + 1}_of_{len(prefixes)}", n_test, "test", "fvu", float(v)) for m, v in enumerate(prefixes)]
-    metrics += alignment_rows("sae", rho, inputs.target_names, settings.redshift_column, _n_labelled(inputs, test))
+    metrics += alignment_rows("sae", rho, names, settings.redshift_column, _n_labelled(inputs, test))
     frame = metrics_frame(inputs.embedding, seed, metrics)
     write_parquet_atomic(frame, out / "sae_metrics.parquet")
     return frame
@@ -177,16 +201,22 @@ def _sae_figures(inputs: MapInputs, settings: MapsSettings, codes: np.ndarray, t
 
 def run_alignment_figure(pca_alignment: str | os.PathLike, sae_alignment: str | os.PathLike,
                          redshift_column: str | None, title: str, out: str | os.PathLike) -> None:
-    """The headline figure: SAE vs PCA alignment with the vote fractions, from the two alignment tables."""
+    """The headline figure: SAE vs PCA alignment with the vote fractions (and the truth columns, when the tables have
+    them), from the two alignment tables."""
     from galssl.plots.maps_sae import alignment_figure
 
     tables = {family: pd.read_parquet(path) for family, path in (("pca", pca_alignment), ("sae", sae_alignment))}
-    votes = sorted({t for table in tables.values() for t in table["target"]} - {redshift_column})
-    per_feature, per_vote = {}, {}
+    targets = {t for table in tables.values() for t in table["target"]} - {redshift_column}
+    truth = sorted(t for t in targets if t.startswith(TRUTH_PREFIX))
+    votes = sorted(targets - set(truth))
+    per_feature, per_vote, per_truth = {}, {}, {}
     for family, table in tables.items():
         n_features = int(table["feature"].max()) + 1 if len(table) else 0
         rho = rho_matrix(table, n_features, votes)
         per_feature[family] = best_per_feature(rho, votes)["max_abs_rho"].to_numpy()
         per_vote[family] = best_per_target(rho) if n_features else np.full(len(votes), np.nan)
+        per_truth[family] = best_per_target(rho_matrix(table, n_features, truth)) if n_features \
+            else np.full(len(truth), np.nan)
     save_figure_atomic(alignment_figure(per_feature["pca"], per_feature["sae"], per_vote["pca"], per_vote["sae"], votes,
-                                        title, ALIGNED), out)
+                                        title, ALIGNED, truth_names=[t[len(TRUTH_PREFIX):] for t in truth],
+                                        pca_truth_best=per_truth["pca"], sae_truth_best=per_truth["sae"]), out)

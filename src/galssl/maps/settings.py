@@ -76,6 +76,7 @@ class MapsSettings:
     stationarity: StationaritySettings = field(default_factory=StationaritySettings)
     vote_columns: tuple[str, ...] | None = None
     redshift_column: str | None = "redshift"
+    truth_columns: tuple[str, ...] | None = None
     min_shared_nonzero: int = 10
 
     @classmethod
@@ -89,9 +90,10 @@ class MapsSettings:
             raw = dict(section.get(name) or {})
             reject_unknown_keys(raw, {f.name for f in fields(part)}, f"maps.{name}")
             built[name] = part(**{key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()})
-        votes = section.get("vote_columns")
+        votes, truth = section.get("vote_columns"), section.get("truth_columns")
         settings = cls(**built, vote_columns=tuple(votes) if votes is not None else None,
                        redshift_column=section.get("redshift_column", "redshift"),
+                       truth_columns=tuple(truth) if truth else None,
                        min_shared_nonzero=int(section.get("min_shared_nonzero", 10)))
         settings.check()
         return settings
