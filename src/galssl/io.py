@@ -56,10 +56,12 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def save_figure_atomic(figure, path: str | os.PathLike, dpi: int = 150) -> None:
-    """Save a matplotlib figure atomically with metadata (software, dates) stripped for byte reproducibility."""
+def save_figure_atomic(figure, path: str | os.PathLike, dpi: int = 150, tight: bool = False) -> None:
+    """Save a matplotlib figure atomically with metadata (software, dates) stripped for byte reproducibility;
+    ``tight`` crops the canvas to what is drawn (for layouts sized for several panels that show one)."""
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "png"
     metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
     with atomic_path(target, suffix=f".tmp.{fmt}") as tmp:
-        figure.savefig(tmp, dpi=dpi, format=fmt, metadata=metadata)
+        figure.savefig(tmp, dpi=dpi, format=fmt, metadata=metadata,
+                       **({"bbox_inches": "tight", "pad_inches": 0.2} if tight else {}))

@@ -50,7 +50,7 @@ def cmd_plot_zero_shot(args: argparse.Namespace) -> None:
     title = f"{args.title}{init}" if args.title else ""
     save_figure_atomic(zero_shot_confusion_figure(pd.read_parquet(args.predictions), summary["class_names"],
                                                   f"{title}: zero-shot by text prompts (test split)" if title else ""),
-                       args.confusion_out)
+                       args.confusion_out, tight=True)
     save_figure_atomic(similarity_figure(pd.read_parquet(args.similarity),
                                          f"{title}: image–text similarity (test split)" if title else ""),
                        args.similarity_out)

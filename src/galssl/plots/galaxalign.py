@@ -67,15 +67,8 @@ def similarity_figure(table: pd.DataFrame, title: str = "") -> plt.Figure:
 
 
 def zero_shot_confusion_figure(predictions: pd.DataFrame, class_names: Sequence[str], title: str = "") -> plt.Figure:
-    """Row-normalised confusion matrix of the zero-shot classification (the probes' figure, one panel)."""
+    """Row-normalised confusion matrix of the zero-shot classification (the probes' figure, one panel: save it with
+    ``save_figure_atomic(..., tight=True)``, the canvas is sized for several panels)."""
     fig = confusion_figure(predictions, dict(enumerate(class_names)),
                            title or "zero-shot classification by text prompts (test split)")
-    # One panel is narrow: add room on the left for the long class names, keeping every axes' size in inches.
-    width, height = fig.get_size_inches()
-    extra = 1.8
-    fig.set_size_inches(width + extra, height)
-    for ax in fig.axes:
-        box = ax.get_position()
-        ax.set_position([(box.x0 * width + extra) / (width + extra), box.y0, box.width * width / (width + extra),
-                         box.height])
     return fig
