@@ -2,9 +2,18 @@
 # one soft-label probe per Galaxy Zoo question; label-efficiency curves (probes refitted on N = 2^k labels).
 
 
-def probes_json():
-    """The `probes` config section as canonical JSON (a change re-runs the probe rules)."""
-    return json.dumps(config["probes"], sort_keys=True)
+SCRATCH_KEYS = ("supervised_from_scratch", "scratch_seeds", "scratch_steps")
+
+
+def probes_json(stage):
+    """The part of the `probes` config section one stage reads, as canonical JSON, so that a change re-runs only the
+    rules that read it: `probes` leaves out label_efficiency, `label_efficiency` leaves out the from-scratch keys
+    (baseline.smk reads those). Settings left out take their defaults, which that stage does not use."""
+    section = {key: value for key, value in config["probes"].items() if key != "label_efficiency"}
+    if stage == "label_efficiency":
+        section["label_efficiency"] = {key: value for key, value in config["probes"]["label_efficiency"].items()
+                                       if key not in SCRATCH_KEYS}
+    return json.dumps(section, sort_keys=True)
 
 
 def label_efficiency_tables(survey):
@@ -26,7 +35,7 @@ rule probes:
         classes="results/{survey}/{embedding}/probes/class_predictions.parquet",
         votes="results/{survey}/{embedding}/probes/vote_predictions.parquet",
     params:
-        probes=probes_json(),
+        probes=probes_json("probes"),
         seed=config["seed"],
     log:
         "logs/probes/{survey}.{embedding}.log",
@@ -109,7 +118,7 @@ rule label_efficiency:
     output:
         "results/{survey}/{embedding}/label_efficiency.parquet",
     params:
-        probes=probes_json(),
+        probes=probes_json("label_efficiency"),
         seed=config["seed"],
     log:
         "logs/probes/{survey}.{embedding}.label_efficiency.log",
