@@ -23,7 +23,7 @@ def scratch_seeds():
 def scratch_pretrain_json(n_labels):
     """The pretrain section for N labels: the same optimisation budget (steps) as the full supervised run, so small
     N repeats many short epochs; validation about three times per run; no online probe (the head is scored)."""
-    section = dict(config["pretrain"])
+    section = json.loads(method_pretrain_json("supervised"))  # no method list: adding a method retrains nothing here
     batch = int(section["batch_size"])
     n_train = int(n_catalog_objects() * config["catalog"]["split"]["train"])
     budget = scratch_settings()["scratch_steps"] or int(section["epochs"]) * -(-n_train // batch)
