@@ -15,6 +15,8 @@ from galssl.errors import DataError  # noqa: E402
 from galssl.evaluate import metrics  # noqa: E402
 
 SUPERVISED_FROM_SCRATCH = "supervised_from_scratch"
+LEGEND_NOTES = {"supervised": "supervised (probe; encoder saw all labels)",
+                SUPERVISED_FROM_SCRATCH: "supervised from scratch on N labels"}
 """Method name of the encoder trained end-to-end on N labels (a reference curve, drawn in every panel)."""
 
 
@@ -140,7 +142,11 @@ def label_efficiency_figure(table: pd.DataFrame, title: str = "",
             if row == 0:
                 ax.set_title(task.replace("classes_", "probe: "))
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False)
+    # Say which reference is which: the supervised encoder saw every train label, the from-scratch runs only N.
+    labels = [LEGEND_NOTES.get(label, label) for label in labels]
+    ncol = max(1, min(len(labels), 2 * len(tasks)))  # about two entries per panel width: none clipped at the edges
+    legend_rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize=8)
     fig.suptitle(title or "label efficiency (mean ± std over seeds)")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.02 + 0.035 * legend_rows * 2 / len(metric_names), 1, 1))
     return fig
