@@ -15,9 +15,10 @@ from galssl.errors import DataError  # noqa: E402
 from galssl.evaluate import metrics  # noqa: E402
 
 SUPERVISED_FROM_SCRATCH = "supervised_from_scratch"
+"""Method name of the encoder trained end-to-end on N labels (a reference curve, drawn in every panel)."""
 LEGEND_NOTES = {"supervised": "supervised (probe; encoder saw all labels)",
                 SUPERVISED_FROM_SCRATCH: "supervised from scratch on N labels"}
-"""Method name of the encoder trained end-to-end on N labels (a reference curve, drawn in every panel)."""
+"""Legend text of the two supervised references, which a bare method name would leave ambiguous."""
 
 
 def method_style(method: str, index: int) -> dict:
