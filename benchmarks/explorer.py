@@ -55,8 +55,8 @@ def synthetic_survey(root: Path, n: int, seed: int = 0):
             blob = np.exp(-0.5 * ((rows / (1 + kinds[i] % 4)) ** 2 + (cols / 2.0) ** 2))
             colour = np.array([0.6 + 0.1 * kinds[i], 1.0, 1.4 - 0.08 * kinds[i]])[:, None, None]
             image = (colour * 3 * blob + rng.normal(0, 0.05, (3, SIZE, SIZE))).astype(np.float32)
-            part.append(ShardRow(ids[i], 180 + i * 1e-4, 2.0, "sdss", "train", image, 0.0, np.ones(3, np.float32),
-                                 np.zeros(3, np.float32), np.full(3, 0.05, np.float32)))
+            part.append(ShardRow(ids[i], 180 + i * 1e-4, 2.0, "sdss", "train", image, np.zeros(3, np.float32),
+                                 np.ones(3, np.float32), np.zeros(3, np.float32), np.full(3, 0.05, np.float32)))
         path = root / f"shards/shard-{start // shard_size:05d}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_shard(path, part, schema)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -233,3 +234,51 @@ def test_batch_views_are_seeded_by_batch_and_epoch_and_shaped_for_the_method():
     single = BatchViews(augment, n_views=0, crop_size=24, normalise=torch.asinh, seed=7)(batch, epoch=0)
     assert single["image"].shape == (4, 3, 24, 24) and "views" not in single
     assert torch.allclose(torch.sinh(single["image"]).sum((1, 2, 3)), images.sum((1, 2, 3)), rtol=0.05)  # flux kept
+
+
+DISPLAY_MANIFEST = {"bands": ["red", "green", "blue"], "image_unit": "display per target pixel",
+                    "band_statistics": {band: {"sky_mad": 4.0, "sky_median": 12.0} for band in ("red", "green", "blue")}}
+
+
+def test_display_images_get_no_reddening_or_sky_noise_but_keep_geometry_and_blur():
+    # Before: bands [r, g, b] failed in every pretrain job with "no extinction coefficient for band 'b' of sdss".
+    augment = build_augmentations({}, ["red", "green", "blue"], DISPLAY_MANIFEST, "sdss")
+    assert [type(t).__name__ for t in augment.transforms] == ["RandomRotation", "PSFBlur", "JitterCrop"]
+    assert augment.transforms[1].band_factors.tolist() == [1.0, 1.0, 1.0]  # no band is bluer: blurred alike
+    filters = build_augmentations({}, ["i", "r", "g"], {**DISPLAY_MANIFEST, "bands": ["i", "r", "g"]}, "sdss")
+    assert [type(t).__name__ for t in filters.transforms] == ["RandomRotation", "PSFBlur", "JitterCrop"]
+    blur = filters.transforms[1]
+    assert blur.reference_wavelength_nm == pytest.approx(effective_wavelength_nm("sdss2010-r"))
+    assert blur.band_factors[2] > 1.0 > blur.band_factors[0]  # g (blue) blurred more than i
+    grey = build_augmentations({"psf_blur": None}, ["grey"], {**DISPLAY_MANIFEST, "bands": ["grey"]}, "legacy")
+    assert [type(t).__name__ for t in grey.transforms] == ["RandomRotation", "JitterCrop"]
+    out = augment(torch.full((2, 3, 64, 64), 12.0), seeded(0))
+    assert out.shape == (2, 3, 48, 48)
+    # The same section on a flux dataset keeps both flux-only augmentations.
+    flux = build_augmentations({}, ["g", "r", "i"], MANIFEST, "sdss")
+    assert [type(t).__name__ for t in flux.transforms] == ["RandomRotation", "Reddening", "PSFBlur", "JitterCrop",
+                                                           "SkyNoise"]
+
+
+def test_the_manifest_record_decides_which_augmentations_are_off():
+    from galssl.display import augmentations_off
+
+    assert set(augmentations_off(DISPLAY_MANIFEST)) == {"reddening", "noise"}  # derived from the unit
+    assert augmentations_off({"image_unit": "nanomaggy per target pixel"}) == {}
+    recorded = {**MANIFEST, "bands": ["g", "r"], "augmentations_off": {"noise": "off: a reason"}}
+    names = [type(t).__name__ for t in build_augmentations({}, ["g", "r"], recorded, "sdss").transforms]
+    assert "SkyNoise" not in names and "Reddening" in names
+
+
+def test_augmentation_figure_shows_display_images_as_stored():
+    from galssl.plots.augment import augmentation_figure
+    from galssl.plots.composite import display_rgb
+
+    images = torch.stack([12.0 + 200.0 * gaussian(sigma=s, bands=3, flux=1.0) / gaussian(sigma=s, flux=1.0).max()
+                          for s in (2.0, 3.0, 4.0, 5.0)]).numpy()
+    augment = build_augmentations({}, ["red", "green", "blue"], DISPLAY_MANIFEST, "sdss")
+    named = {type(t).__name__: t for t in augment.transforms}
+    figure = augmentation_figure(images, ["red", "green", "blue"], named, "sdss", display=True)
+    original = figure.axes[0].images[0].get_array()
+    assert np.array_equal(np.asarray(original), display_rgb(images[0], ["red", "green", "blue"]))
+    assert "no stretch" in figure._suptitle.get_text()

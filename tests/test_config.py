@@ -47,7 +47,7 @@ def test_default_config_validates_and_gets_defaults() -> None:
     raw = default_config()
     config = validate_config(raw)
     assert config["surveys"]["sdss"]["cutout_size"] == 64
-    assert config["ingest"] == {"shard_size": 500, "reproject": "interp"}
+    assert config["ingest"] == {"shard_size": 500, "reproject": "interp", "max_mask_fraction": 0.2}
     assert config["surveys"]["sdss"]["max_retries"] == 5
     assert config["pretrain"]["methods"] == ["simclr", "moco", "mae", "supervised"]
     assert config["embed"] == {"batch_size": 256, "pixels_pca": {"n_components": 64}, "external": {}}
@@ -121,7 +121,7 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("typo in mock key", _set("mock", "colour", value="red"),
      f"config error: unknown key 'colour' in mock (allowed: {MOCK_KEYS})"),
     ("unknown top-level key", _set("sed", value=1),
-     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, explorer, finetune, ingest, maps, "
+     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, explorer, finetune, ingest, labels, maps, "
       "mock, photoz, pretrain, probes, search, seed, surveys)")),
     ("misspelt provider", _set("surveys", "sdss", "provider", value="sdds"),
      "config error: surveys.sdss.provider must be one of mock, legacy, sdss, euclid, hips, files (got 'sdds')"),

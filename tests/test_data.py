@@ -40,7 +40,7 @@ def make_shards(directory, n_shards: int, rows_per_shard: int, size: int = 8) ->
         rows = []
         for index in range(shard * rows_per_shard, (shard + 1) * rows_per_shard):
             image = np.stack([np.full((size, size), index + 1000.0 * band, np.float32) for band in range(len(BANDS))])
-            rows.append(ShardRow(object_id(index), 10.0, 1.0, "mock", split_of(index), image, 0.0,
+            rows.append(ShardRow(object_id(index), 10.0, 1.0, "mock", split_of(index), image, np.zeros(3),
                                  np.ones(3), np.zeros(3), np.ones(3)))
         path = directory / "shards" / f"shard-{shard:05d}.parquet"
         path.parent.mkdir(exist_ok=True)

@@ -243,7 +243,7 @@ def test_probe_cli_reports_a_missing_column_on_one_line(tmp_path, capsys):
     paths = write_toy_inputs(tmp_path, n=60)
     with pytest.raises(SystemExit) as exit_info:
         main(["probes", "--embeddings", paths["embeddings"], "--catalog", paths["catalog"], "--labels",
-              paths["labels"], "--seed", "0", "--probes", '{"class_column": "gz_class"}',
+              paths["labels"], "--seed", "0", "--labels-config", '{"class_column": "gz_class"}',
               "--metrics-out", str(tmp_path / "m.parquet"), "--class-predictions-out", str(tmp_path / "c.parquet"),
               "--vote-predictions-out", str(tmp_path / "v.parquet")])
     assert exit_info.value.code == 1

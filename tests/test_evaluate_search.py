@@ -100,7 +100,7 @@ def test_search_metrics_table_database_all_and_test():
 def test_search_metrics_errors_name_the_problem():
     with pytest.raises(DataError, match="label column 'morphology'"):
         search_metrics(toy_labelled(), SearchSettings(class_column="morphology"), seed=0)
-    with pytest.raises(ConfigError, match="search.class_column is null"):
+    with pytest.raises(ConfigError, match="labels.class_column is null"):
         search_metrics(toy_labelled(), SearchSettings(class_column=None), seed=0)
     data = toy_labelled()
     no_test = LabelledEmbeddings("toy", data.object_ids, data.vectors, np.array(["train"] * 5), data.labels)
@@ -288,7 +288,7 @@ def test_cli_plot_search_draws_queries_and_neighbours(tmp_path):
     ids, _ = write_inputs(tmp_path, n=40)
     bands = ["g", "r", "i"]
     rng = np.random.default_rng(0)
-    rows = [ShardRow(object_id, 180.0, 10.0, "sdss", "test", rng.random((3, 16, 16), dtype=np.float32), 0.0,
+    rows = [ShardRow(object_id, 180.0, 10.0, "sdss", "test", rng.random((3, 16, 16), dtype=np.float32), np.zeros(3),
                      np.ones(3), np.zeros(3), np.full(3, 0.01)) for object_id in ids]
     write_shard(tmp_path / "shard-00000.parquet", rows, shard_schema(bands, 16, 0.4))
     (tmp_path / "manifest.json").write_text(json.dumps({"bands": bands, "image_shape": [3, 16, 16],

@@ -52,7 +52,7 @@ def synthetic_survey(root: Path, n: int = 90, seed: int = 0) -> ExplorerInputs:
     schema = shard_schema(BANDS, SIZE, 0.4)
     shards = []
     for part in range(2):
-        rows = [ShardRow(ids[i], 180.0 + i / 1000, 2.0, "sdss", str(splits[i]), images[i], 0.0,
+        rows = [ShardRow(ids[i], 180.0 + i / 1000, 2.0, "sdss", str(splits[i]), images[i], np.zeros(3, np.float32),
                          np.ones(3, np.float32), np.zeros(3, np.float32), np.full(3, 0.05, np.float32))
                 for i in range(part, n, 2)]
         path = root / f"shards/shard-{part:05d}.parquet"

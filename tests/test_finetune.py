@@ -43,7 +43,7 @@ def planted_sky(root: Path) -> dict[str, str]:
             klass, z = index % 3, float(rng.uniform(0.02, 0.38))
             image = 0.05 * rng.normal(size=(3, SIZE, SIZE))
             image += blob * (1.0 - 1.5 * z) * np.where(np.arange(3) == klass, 5.0, 1.0)[:, None, None]
-            rows.append(ShardRow(object_id, 180.0 + index / 100, 0.0, "sdss", split, image.astype(np.float32), 0.0,
+            rows.append(ShardRow(object_id, 180.0 + index / 100, 0.0, "sdss", split, image.astype(np.float32), np.zeros(3),
                                  np.ones(3), np.zeros(3), np.full(3, 0.05)))
             labels.append({"object_id": object_id, "galaxy10_class": klass, "redshift": z})
     schema = shard_schema(BANDS, SIZE, 0.396)
@@ -252,9 +252,9 @@ def test_settings_skip_untrained_methods_and_config_errors_name_the_key():
 
 
 def test_a_missing_label_column_names_the_config_key(sky):
-    with pytest.raises(DataError, match="set probes.class_column"):
+    with pytest.raises(DataError, match="set labels.class_column"):
         ClassTask.load(sky["labels"], "gz_class")
-    with pytest.raises(DataError, match="set photoz.redshift_column"):
+    with pytest.raises(DataError, match="set labels.redshift_column"):
         PhotozTask.load(sky["labels"], PhotozSettings(redshift_column="z_spec"))
 
 

@@ -56,6 +56,9 @@ def test_shards_are_byte_identical_and_readable_with_pyarrow(tmp_path, setup):
     # Catalogue objects are bright at the centre in r, and the per-band sky noise is recorded.
     centre = images[:, 1, 14:18, 14:18].mean(axis=(1, 2))
     assert np.median(centre) > 5 * np.median(np.stack(table["sky_mad"].to_pylist())[:, 1])
+    # No-data shares per band (a list like sky_mad); the mock sky covers every pixel.
+    assert table.schema.field("mask_fraction").type.equals(table.schema.field("sky_mad").type)
+    assert table["mask_fraction"].to_pylist() == [[0.0, 0.0, 0.0]] * 12
 
 
 class FlakyProvider:
@@ -88,6 +91,8 @@ def test_failures_are_recorded_and_manifest_gathers(tmp_path, setup):
     assert manifest["image_shape"] == [3, 32, 32] and manifest["bands"] == ["g", "r", "i"]
     assert set(manifest["band_statistics"]) == {"g", "r", "i"}
     assert 0 < manifest["band_statistics"]["r"]["sky_mad"] < 0.2
+    assert manifest["band_statistics"]["g"]["mask_fraction_max"] == 0.0 and manifest["mask_fraction_mean"] == 0.0
+    assert manifest["max_mask_fraction"] == 0.2
     assert manifest["config_hash"] == "hash123" and "reproject" in manifest["versions"]
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
 

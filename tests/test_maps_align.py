@@ -74,10 +74,12 @@ def test_vote_columns_and_their_errors():
     assert vote_fraction_columns(labels) == ["bar__yes_fraction"]  # bulge_fraction is not a vote
     names, matrix = alignment_targets(labels)
     assert names == ["bar__yes_fraction", "redshift"] and matrix.shape == (2, 2)
-    with pytest.raises(DataError, match="maps.vote_columns: column 'merger__yes_fraction'"):
+    with pytest.raises(DataError, match="labels.votes: column 'merger__yes_fraction'"):
         vote_fraction_columns(labels, ["merger__yes_fraction"])
-    with pytest.raises(DataError, match="no vote-fraction columns"):
-        vote_fraction_columns(labels[["object_id", "redshift"]])
+    assert vote_fraction_columns(labels[["object_id", "redshift"]]) == []  # no votes: nothing to align with
+    assert vote_fraction_columns(labels, ()) == []
+    names, matrix = alignment_targets(labels, (), None)
+    assert names == [] and matrix.shape == (2, 0)
     with pytest.raises(DataError, match="no object_id"):
         labels_for(["a"], labels.drop(columns="object_id"))
     with pytest.raises(DataError, match="no object_id of the embeddings"):

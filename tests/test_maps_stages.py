@@ -41,7 +41,7 @@ def survey(tmp_path_factory) -> Path:
     images = (images + 0.02 * rng.normal(size=(N, 3, SIZE, SIZE))).astype(np.float32)
     schema = shard_schema(BANDS, SIZE, 0.4)
     for shard, chunk in enumerate((slice(0, 45), slice(45, N))):
-        rows = [ShardRow(ids[i], 0.0, 0.0, "toy", split[i], images[i], 0.0, np.ones(3), np.zeros(3), np.full(3, 0.02))
+        rows = [ShardRow(ids[i], 0.0, 0.0, "toy", split[i], images[i], np.zeros(3), np.ones(3), np.zeros(3), np.full(3, 0.02))
                 for i in range(N)[chunk]]
         write_shard(root / f"shard-{shard:05d}.parquet", rows, schema)
     manifest = {"bands": BANDS, "image_shape": [3, SIZE, SIZE],
@@ -159,11 +159,38 @@ def test_umap_and_stationarity_verbs(survey):
 
 
 def test_missing_vote_column_is_one_line_error(survey, capsys):
-    settings = dict(MAPS, vote_columns=["merger__yes_fraction"])
-    args = ["--embeddings", str(survey / "embeddings.parquet"), *common(survey), "--out-dir", str(survey / "bad")]
-    args[args.index("--maps") + 1] = json.dumps(settings)
+    args = ["--embeddings", str(survey / "embeddings.parquet"), *common(survey), "--out-dir", str(survey / "bad"),
+            "--labels-config", json.dumps({"vote_columns": ["merger__yes_fraction"]})]
     with pytest.raises(SystemExit) as stop:
         main(["maps-pca", *args])
     assert stop.value.code == 1
     error = capsys.readouterr().err.strip()
     assert "merger__yes_fraction" in error and "\n" not in error
+
+
+def test_maps_without_labels_draw_no_alignment_figures(survey):
+    """No label table at all (a pure representation run): PCA and SAE still run; nothing to correlate with means no
+    Spearman heat map and no label-aligned latents, and the metrics have no vote rows."""
+    out = survey / "maps_unlabelled"
+    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey), "--out-dir",
+            str(out), "--labels-config", json.dumps({})]
+    del args[args.index("--labels"):args.index("--labels") + 2]
+    main(["maps-pca", *args])
+    main(["maps-sae", *args])
+    drawn = sorted(path.name for path in out.glob("*.png"))
+    assert drawn == ["pca_extremes.png", "pca_variance.png", "sae_frequent.png"]
+    pca = pd.read_parquet(out / "pca_metrics.parquet").set_index(["task", "metric"])["value"]
+    assert pca["pca", "n_features_scored"] == 0 and not any(":size__" in task for task, _ in pca.index)
+    assert len(pd.read_parquet(out / "pca_alignment.parquet")) == 0
+
+
+def test_maps_with_redshift_only_correlate_with_it(survey):
+    """No votes, a redshift: the heat map and the aligned latents show the redshift alone."""
+    out = survey / "maps_redshift"
+    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey), "--out-dir",
+            str(out), "--labels-config", json.dumps({"redshift_column": "redshift", "class_names": "galaxy10_name"})]
+    main(["maps-pca", *args])
+    main(["maps-sae", *args])
+    assert {"pca_spearman.png", "sae_aligned.png"} <= {path.name for path in out.glob("*.png")}
+    targets = set(pd.read_parquet(out / "pca_alignment.parquet")["target"])
+    assert targets <= {"redshift"}

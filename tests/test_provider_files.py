@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
-from astropy.wcs.utils import proj_plane_pixel_scales
 from PIL import Image
 
 from galssl.config import validate_config
@@ -17,7 +16,7 @@ from galssl.errors import ConfigError
 from galssl.mocksky.render import make_wcs
 from galssl.providers import ProviderContext, create_provider
 from galssl.providers.base import FetchError
-from galssl.providers.files import galaxy10_catalog, synthetic_tan_wcs
+from galssl.providers.files import galaxy10_catalog
 from galssl.reproject import TargetGrid, to_target
 
 RA, DEC = 150.1, 2.2
@@ -144,34 +143,44 @@ def colour_image(height=30, width=40):
 
 
 @pytest.mark.parametrize("suffix", ["png", "jpg"])
-def test_colour_images_get_a_synthetic_wcs(tmp_path, suffix):
-    pixels = colour_image()
+def test_colour_image_at_its_native_scale_lands_on_the_grid(tmp_path, suffix):
+    # 64 px of 0.198" = 12.7": the 32-px grid of 0.396" = 12.7" holds the whole image, two pixels averaged into one.
+    pixels = colour_image(64, 64)
     Image.fromarray(pixels).save(tmp_path / f"gal.{suffix}", quality=95)
     provider = provider_for(tmp_path, format="image", pattern="{object_id}." + suffix, bands=["z", "r", "g"],
-                            native_pixel_scale_arcsec=0.5)
+                            native_pixel_scale_arcsec=GRID.pixel_scale_arcsec / 2)
     images = provider.fetch("gal", RA, DEC, 20.0)
     assert [img.band for img in images] == ["z", "r", "g"]
-    assert all(img.data.shape == (30, 40) and img.unit == "display" for img in images)
-    if suffix == "png":  # lossless: channel k, bottom row first
+    assert all(img.data.shape == (GRID.size, GRID.size) and img.unit == "display" and img.wcs is None
+               for img in images)
+    if suffix == "png":  # lossless: channel k, bottom row first, 2x2 blocks averaged
         for channel, img in enumerate(images):
-            np.testing.assert_array_equal(img.data, np.flipud(pixels[:, :, channel]))
-    wcs = images[0].wcs
-    centre = wcs.pixel_to_world_values((40 - 1) / 2, (30 - 1) / 2)
-    np.testing.assert_allclose(centre, (RA, DEC), atol=1e-10)
-    np.testing.assert_allclose(proj_plane_pixel_scales(wcs) * 3600, [0.5, 0.5])
+            expected = np.flipud(pixels[:, :, channel]).astype(float).reshape(32, 2, 32, 2).mean(axis=(1, 3))
+            np.testing.assert_allclose(img.data, expected, atol=1e-4)
     assert images[0].header["BUNIT"] == "display"
+    result = to_target(images, GRID, float("nan"), float("nan"))  # no position needed
+    assert result.unit == "display" and np.isfinite(result.image).all()
+    np.testing.assert_array_equal(result.image, np.stack([img.data for img in images]))  # values kept, not rescaled
 
 
 def test_image_resampled_by_size_keeps_north_up_east_left(tmp_path):
     pixels = colour_image(64, 64)
     Image.fromarray(pixels).save(tmp_path / "gal.png")
     images = provider_for(tmp_path, format="image", pattern="{object_id}.png").fetch("gal", RA, DEC, 20.0)
-    np.testing.assert_allclose(proj_plane_pixel_scales(images[0].wcs) * 3600,
-                               [GRID.size * GRID.pixel_scale_arcsec / 64] * 2)
+    assert images[0].header["NATSCALE"] == pytest.approx(GRID.size * GRID.pixel_scale_arcsec / 64)
     result = to_target(images, GRID, RA, DEC)
-    assert result.mask_fraction < 0.05
+    assert np.all(np.asarray(result.mask_fraction) == 0.0)
     cx, cy = np.unravel_index(np.argmax(result.image[0]), result.image[0].shape)[::-1]
     assert cx < GRID.size / 4 and cy > 3 * GRID.size / 4  # the spot stays north (top rows = high y) and east (left)
+
+
+def test_image_smaller_than_the_grid_at_native_scale_leaves_no_data(tmp_path):
+    Image.fromarray(colour_image(16, 16)).save(tmp_path / "gal.png")
+    provider = provider_for(tmp_path, format="image", pattern="{object_id}.png",
+                            native_pixel_scale_arcsec=GRID.pixel_scale_arcsec)
+    plane = provider.fetch("gal", RA, DEC, 20.0)[0].data
+    assert np.isnan(plane[:8]).all() and np.isnan(plane[:, :8]).all()  # 16 of 32 px covered, centred
+    np.testing.assert_array_equal(plane[8:24, 8:24], np.flipud(colour_image(16, 16)[:, :, 0]))
 
 
 def test_image_problems_are_fetch_errors(tmp_path):
@@ -212,11 +221,13 @@ def test_galaxy10_catalog_and_provider(tmp_path, suffix):
     with h5py.File(h5_path, "r") as h5_file:
         stored = h5_file["images"][2]
     assert [img.band for img in images] == ["g", "r", "z"]
-    for channel, img in enumerate(images):
-        np.testing.assert_array_equal(img.data, np.flipud(stored[:, :, channel]))
-        assert img.unit == "display"
-    np.testing.assert_allclose(proj_plane_pixel_scales(images[0].wcs) * 3600, [0.3, 0.3])
-    np.testing.assert_allclose(images[0].wcs.wcs.crval, [row.ra, row.dec])
+    # 64 px of 0.3" (pxscale of row 2) = 19.2" > the 12.7" grid: its central part, resampled to 0.396" pixels.
+    assert all(img.unit == "display" and img.header["NATSCALE"] == pytest.approx(0.3) for img in images)
+    same_scale = provider_for(h5_path, format="galaxy10_h5", bands=["g", "r", "z"], pixel_scale_arcsec=0.262)
+    for channel, img in enumerate(same_scale.fetch("g10_00001", table.ra[1], table.dec[1], 20.0)):
+        with h5py.File(h5_path, "r") as h5_file:  # same scale: the central 32 px copied exactly
+            np.testing.assert_array_equal(img.data, np.flipud(h5_file["images"][1][16:48, 16:48, channel]))
+    assert stored.shape == (64, 64, 3) and np.isfinite(images[0].data).all()
 
     with pytest.raises(FetchError, match="arcsec from row 2"):
         provider.fetch(row.object_id, row.ra + 0.01, row.dec, 20.0)
@@ -243,11 +254,3 @@ def test_config_keys_and_errors(tmp_path):
         provider_for(tmp_path / "nowhere.h5", format="galaxy10_h5")
     with pytest.raises(ConfigError, match="3 colour channels"):
         provider_for(tmp_path, format="image", bands=["g", "r"])
-
-
-def test_synthetic_wcs_is_north_up_east_left():
-    wcs = synthetic_tan_wcs(RA, DEC, 1.0, (11, 21))
-    ra_east, dec_east = wcs.pixel_to_world_values(9.0, 5.0)  # one pixel left of centre (10, 5)
-    ra_north, dec_north = wcs.pixel_to_world_values(10.0, 6.0)  # one pixel up
-    assert ra_east > RA and dec_north > DEC
-    assert (ra_east - RA) * math.cos(math.radians(DEC)) * 3600 == pytest.approx(1.0, rel=1e-4)

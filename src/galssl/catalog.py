@@ -2,7 +2,9 @@
 
 The normalised catalogue (``catalog.parquet``) has ``object_id`` (str), ``ra`` and ``dec`` (float64, degrees,
 ICRS) first, then ``split``, then every other column of the input. Object ids become cache file names, so they
-are checked to be safe as file names on every platform before anything is written.
+are checked to be safe as file names on every platform before anything is written. When every survey matches its
+images by object_id (provider ``files``) the positions are optional: a catalogue without ra/dec gets NaN there,
+and whatever needs a position says that the run has none (``NO_POSITIONS``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ SAFE_ID = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
 FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".fits": "FITS", ".fit": "FITS",
            ".fits.gz": "FITS", ".fit.gz": "FITS", ".h5": "Galaxy10 HDF5", ".hdf5": "Galaxy10 HDF5"}
 MAX_EXACT_FLOAT_INT = 2**53
+NO_POSITIONS = "this run has no positions (the catalogue has no ra/dec: its images are matched by object_id)"
+"""Start of every message of a step that needs sky positions in a run whose catalogue has none."""
 
 
 def read_catalog(path: str | os.PathLike[str], id_column: str = "object_id", ra_column: str = "ra",
-                 dec_column: str = "dec") -> pd.DataFrame:
+                 dec_column: str = "dec", positions_optional: bool = False) -> pd.DataFrame:
     """Read a CSV, Parquet or FITS catalogue and return it validated and normalised.
 
     The result has ``object_id`` (str), ``ra`` and ``dec`` (float64 degrees) first, then every other input
@@ -46,33 +50,43 @@ def read_catalog(path: str | os.PathLike[str], id_column: str = "object_id", ra_
         raise ConfigError(f"config error: catalog.id_column, ra_column and dec_column must name three different "
                           f"columns (got {id_column!r}, {ra_column!r}, {dec_column!r})")
     table = _read_table(path, id_column)
-    return validate_catalog(table, str(path), id_column, ra_column, dec_column)
+    return validate_catalog(table, str(path), id_column, ra_column, dec_column, positions_optional)
 
 
 def validate_catalog(table: pd.DataFrame, name: str, id_column: str = "object_id", ra_column: str = "ra",
-                     dec_column: str = "dec") -> pd.DataFrame:
+                     dec_column: str = "dec", positions_optional: bool = False) -> pd.DataFrame:
     """Check a raw catalogue table and return the normalised frame (see ``read_catalog``).
 
     Checks, in order: the three columns exist; there is at least one row; every id is present, safe as a file
     name (``[A-Za-z0-9._+-]``, not starting with '.' or '-', at most 128 characters), unique, and unique ignoring
     case; ra and dec are numeric, finite, ra in [0, 360) and dec in [-90, 90] degrees. ``name`` (the file) starts
-    every DataError message.
+    every DataError message. With ``positions_optional`` a table without both coordinate columns gets ra = dec =
+    NaN (a files survey matched by object_id); a table with only one of them is still an error.
     """
-    for column, key in ((id_column, "id_column"), (ra_column, "ra_column"), (dec_column, "dec_column")):
+    no_positions = positions_optional and ra_column not in table.columns and dec_column not in table.columns
+    needed = ((id_column, "id_column"),) if no_positions else \
+        ((id_column, "id_column"), (ra_column, "ra_column"), (dec_column, "dec_column"))
+    for column, key in needed:
         if column not in table.columns:
+            neither = ra_column not in table.columns and dec_column not in table.columns
+            optional = "" if positions_optional or column == id_column or not neither else \
+                "; ra/dec may be left out only when every survey is a `files` survey matched by object_id"
             raise DataError(f"catalogue {name}: missing column {column!r} (columns: {_column_list(table)}; "
-                            f"set catalog.{key}{_did_you_mean(column, table.columns)})")
+                            f"set catalog.{key}{_did_you_mean(column, table.columns)}){optional}")
     if len(table) == 0:
         raise DataError(f"catalogue {name}: no rows (the table has only a header); give at least one object")
     table = table.reset_index(drop=True)
     source = f"catalogue {name}"
     object_ids = _ids_as_strings(table[id_column], source, id_column)
     _check_ids(object_ids, source, id_column)
-    ra = _coordinate(table[ra_column], object_ids, source, ra_column, "ra")
-    dec = _coordinate(table[dec_column], object_ids, source, dec_column, "dec")
-    _check_coordinates(ra, dec, object_ids, source, ra_column, dec_column)
-
-    rest = table.drop(columns=[id_column, ra_column, dec_column])
+    if no_positions:
+        ra = dec = np.full(len(table), np.nan)
+        rest = table.drop(columns=[id_column])
+    else:
+        ra = _coordinate(table[ra_column], object_ids, source, ra_column, "ra")
+        dec = _coordinate(table[dec_column], object_ids, source, dec_column, "dec")
+        _check_coordinates(ra, dec, object_ids, source, ra_column, dec_column)
+        rest = table.drop(columns=[id_column, ra_column, dec_column])
     rest = rest.rename(columns={c: f"{c}_original" for c in rest.columns if c in CORE_COLUMNS})
     core = pd.DataFrame({"object_id": object_ids.astype(str), "ra": ra, "dec": dec})
     return pd.concat([core, rest], axis=1)
@@ -113,6 +127,9 @@ def crossmatch_labels(catalog_df: pd.DataFrame, labels_df: pd.DataFrame, radius_
     if not {"ra", "dec"} <= set(catalog_df.columns):
         raise DataError(f"catalogue: missing ra/dec columns (columns: {_column_list(catalog_df)}); cross-match a "
                         f"catalogue returned by read_catalog")
+    if len(catalog_df) and not np.isfinite(catalog_df["ra"].to_numpy(dtype=float)).any():
+        raise DataError(f"{NO_POSITIONS}, so catalog.labels cannot be cross-matched by position; give the labels "
+                        "as labels.table, joined on object_id")
     for column, key in ((label_ra, "label_ra"), (label_dec, "label_dec")):
         if column not in labels_df.columns:
             raise DataError(f"labels table: missing column {column!r} (columns: {_column_list(labels_df)}; "
@@ -158,21 +175,26 @@ def normalise_catalog(path_in: str | os.PathLike[str], path_out: str | os.PathLi
                       id_column: str = "object_id", ra_column: str = "ra", dec_column: str = "dec",
                       split_fractions: Mapping[str, float], seed: int,
                       labels_path: str | os.PathLike[str] | None = None,
-                      match_radius_arcsec: float = 1.0) -> pd.DataFrame:
+                      match_radius_arcsec: float = 1.0, positions_optional: bool = False) -> pd.DataFrame:
     """Read and validate ``path_in``, add ``split``, optionally cross-match a label table, write ``path_out``.
 
     ``labels_path`` is a CSV/Parquet/FITS table with ``ra``/``dec`` columns (degrees) whose rows are attached by
     ``crossmatch_labels`` within ``match_radius_arcsec``. An input column already named ``split`` is kept as
     ``split_original``. The Parquet output is written atomically and only after every check has passed, so a
-    failing catalogue leaves no file behind. Returns the written frame.
+    failing catalogue leaves no file behind. ``positions_optional``: see ``validate_catalog``. Returns the written
+    frame.
     """
     _split_edges(split_fractions)
-    catalog = read_catalog(path_in, id_column=id_column, ra_column=ra_column, dec_column=dec_column)
+    catalog = read_catalog(path_in, id_column=id_column, ra_column=ra_column, dec_column=dec_column,
+                           positions_optional=positions_optional)
     if "split" in catalog.columns:
         catalog = catalog.rename(columns={"split": "split_original"})
     catalog.insert(3, "split", assign_split(catalog["object_id"], split_fractions, seed))
     catalog["split"] = catalog["split"].astype(str)
     if labels_path is not None:
+        if len(catalog) and catalog["ra"].isna().all():
+            raise DataError(f"{NO_POSITIONS}, so catalog.labels cannot be cross-matched by position; give the "
+                            "labels as labels.table, joined on object_id")
         labels = _read_table(labels_path, what="labels table", key="catalog.labels")
         for column in ("ra", "dec"):
             if column not in labels.columns:
@@ -395,3 +417,42 @@ def count_rows(path: str | os.PathLike[str]) -> int:
 
         return pq.ParquetFile(path).metadata.num_rows
     return len(_read_table(path))
+
+
+def table_columns(path: str | os.PathLike[str], key: str = "catalog.path") -> list[str]:
+    """Column names of a CSV, Parquet, FITS or Galaxy10 HDF5 table from its header only (cheap at parse time).
+
+    A Galaxy10 file has object_id, ra, dec, galaxy10_class, and redshift only when the file holds redshifts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"table {path}: file not found (set {key} to an existing CSV, Parquet or FITS table)")
+    lowered = path.name.lower()
+    suffix = next((s for s in sorted(FORMATS, key=len, reverse=True) if lowered.endswith(s)), None)
+    kind = FORMATS.get(suffix or "")
+    try:
+        if kind == "CSV":
+            return [str(name) for name in pd.read_csv(path, nrows=0).columns]
+        if kind == "Parquet":
+            import pyarrow.parquet as pq
+
+            return [str(name) for name in pq.read_schema(path).names if not name.startswith("__index_level_")]
+        if kind == "FITS":
+            from astropy.io import fits
+
+            with fits.open(path) as hdus:
+                table = next((hdu for hdu in hdus if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)), None)
+                return [] if table is None else [str(name) for name in table.columns.names]
+        if kind == "Galaxy10 HDF5":
+            import h5py
+
+            with h5py.File(path, "r") as h5_file:
+                has_redshift = "redshift" in h5_file
+            return ["object_id", "ra", "dec", "galaxy10_class"] + (["redshift"] if has_redshift else [])
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        detail = " ".join(str(error).split())[:160]
+        raise DataError(f"table {path}: cannot read its header as {kind} ({detail}); check {key}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"table {path}: empty file (no header); check {key}") from None
+    raise DataError(f"table {path}: unknown file type {''.join(path.suffixes) or '(no extension)'!r} "
+                    f"(use {', '.join(FORMATS)}; set {key})")

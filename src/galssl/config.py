@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from galssl.display import check_display_bands
 from galssl.errors import ConfigError
 from galssl.resources import resource_path
 
@@ -136,6 +137,9 @@ def describe_error(error: ValidationError) -> str:
     if kind in ("enum", "const"):
         options = expected if kind == "enum" else [expected]
         return f"{where} must be one of {', '.join(str(option) for option in options)} (got {_show(value)})"
+    if kind in ("anyOf", "oneOf"):
+        forms = " or ".join(_describe_form(option) for option in expected)
+        return f"{where} must be {forms} (got {_show(value)})"
     if kind in _BOUNDS:
         return f"{where} must be {_BOUNDS[kind]} {_show(expected)} (got {_show(value)})"
     if kind == "minItems":
@@ -151,6 +155,18 @@ def describe_error(error: ValidationError) -> str:
     if kind == "pattern":
         return f"{where} must match {expected} (got {_show(value)})"
     return f"{where}: {error.message}"
+
+
+def _describe_form(schema: Mapping[str, Any]) -> str:
+    """One alternative of an anyOf, in words: 'one of gz2, gz_decals', 'a list of strings', 'a string or null'."""
+    if "enum" in schema:
+        return "one of " + ", ".join(str(option) for option in schema["enum"])
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if types == ["array"]:
+        item = schema.get("items", {}).get("type")
+        return f"a list of {item}s" if isinstance(item, str) else "a list"
+    return " or ".join(_TYPE_NAMES.get(t, t) for t in types) or "valid"
 
 
 def dotted_path(parts: Iterable[str | int]) -> str:
@@ -208,6 +224,10 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
             if band not in allowed:
                 raise ConfigError(f"config error: surveys.{survey_name}.bands has {band!r}, which instrument "
                                   f"{instrument} does not have (allowed: {', '.join(allowed)})")
+    for survey_name, survey in config["surveys"].items():  # display images: channels named by filter or colour
+        if survey["provider"] == "files" and survey.get("format") in ("image", "galaxy10_h5"):
+            check_display_bands(survey["bands"], f"surveys.{survey_name}.bands")
+    _check_labels(config)
     _check_external_encoders(config)
     _check_search(config)
     _check_probes_photoz(config)
@@ -248,15 +268,30 @@ def _check_probes_photoz(config: Mapping[str, Any]) -> None:
     if photoz["z_min"] >= photoz["z_max"]:
         raise ConfigError(f"config error: photoz.z_min must be < photoz.z_max "
                           f"(got z_min={photoz['z_min']}, z_max={photoz['z_max']})")
-    if probes["gz_tree"] is not None and probes["gz_questions"]:
+    tree_name = config["labels"]["votes"]
+    if probes["gz_questions"] and not isinstance(tree_name, str):
+        raise ConfigError("config error: probes.gz_questions needs labels.votes to name a Galaxy Zoo tree (gz2 or "
+                          f"gz_decals; got {_show(tree_name)}); set it, or drop probes.gz_questions")
+    if probes["gz_questions"]:
         from galssl.gztree import DecisionTree
 
-        tree = DecisionTree.load(probes["gz_tree"])
+        tree = DecisionTree.load(tree_name)
         names = [question.name for question in tree.questions]
         for question in probes["gz_questions"]:
             if question not in names:
                 raise ConfigError(f"config error: probes.gz_questions has {question!r}, which Galaxy Zoo tree "
-                                  f"{probes['gz_tree']} does not ask (questions: {', '.join(names)})")
+                                  f"{tree_name} (labels.votes) does not ask (questions: {', '.join(names)})")
+
+
+def _check_labels(config: Mapping[str, Any]) -> None:
+    """The labels section parses (types the schema's anyOf reports vaguely get a message naming the key); a class
+    name list needs a class column, and a label table must be a file the workflow can read."""
+    from galssl.labelspec import LabelSpec
+
+    spec = LabelSpec.from_section(config["labels"])
+    if isinstance(spec.class_names, tuple) and spec.class_column is None:
+        raise ConfigError("config error: labels.class_names lists names but labels.class_column is null; name the "
+                          "class column or drop the names")
 
 
 def _check_search(config: Mapping[str, Any]) -> None:

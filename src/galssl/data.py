@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from galssl.display import manifest_is_display
 from galssl.errors import ConfigError, DataError
 from galssl.shards import IMAGE_DTYPE, image_shape
 
@@ -64,6 +65,18 @@ def shard_paths(results_dir: str | os.PathLike, survey: str) -> list[str]:
     return paths
 
 
+def band_statistic(manifest: dict, key: str) -> list[float]:
+    """The dataset-wide ``band_statistics[band][key]`` of every band of a manifest, in band order."""
+    try:
+        values = [manifest["band_statistics"][band][key] for band in manifest["bands"]]
+    except (KeyError, TypeError) as error:
+        raise DataError(f"manifest has no band_statistics.<band>.{key} for every band ({error})") from error
+    if any(value is None for value in values):
+        raise DataError(f"manifest {key} is missing for some band (bands {manifest['bands']}, got {values}); "
+                        "was the dataset empty?")
+    return values
+
+
 class AsinhNormalise:
     """Per-band asinh stretch x → asinh(x / (softening · sky_mad_b)), x in flux units (e.g. nanomaggies).
 
@@ -83,20 +96,48 @@ class AsinhNormalise:
     @classmethod
     def from_manifest(cls, manifest: dict, softening: float = 3.0) -> "AsinhNormalise":
         """Use the dataset-wide median ``sky_mad`` of each band (``band_statistics[band]['sky_mad']``)."""
-        try:
-            sky_mad = [manifest["band_statistics"][band]["sky_mad"] for band in manifest["bands"]]
-        except (KeyError, TypeError) as error:
-            raise DataError(f"manifest has no band_statistics.<band>.sky_mad for every band ({error})") from error
-        if any(value is None for value in sky_mad):
-            raise DataError(f"manifest sky_mad is missing for some band (bands {manifest['bands']}, got {sky_mad}); "
-                            "was the dataset empty?")
-        return cls(sky_mad, softening)
+        return cls(band_statistic(manifest, "sky_mad"), softening)
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """(C, H, W) or (B, C, H, W) flux image → stretched float32 image of the same shape."""
         if image.shape[-3] != self._scale.shape[0]:
             raise DataError(f"image has {image.shape[-3]} bands but the normalisation knows {self._scale.shape[0]}")
         return torch.asinh(image / self._scale.to(image.device))
+
+
+class DisplayNormalise:
+    """Per-channel affine map of display values (0-255) x → (x / 255 - sky_b / 255) / scale.
+
+    The background of each channel (its manifest ``sky_median``) goes to 0 and full white to about 1 / scale (5 by
+    default): the range the asinh normalisation gives flux images (sky 0, bright cores a few units), so encoders and
+    their learning rates behave alike on both kinds of data. No stretch: a display image is already stretched.
+    """
+
+    def __init__(self, sky_median: Sequence[float], scale: float = 0.2) -> None:
+        offset = np.asarray(sky_median, dtype=np.float64) / 255.0
+        if offset.ndim != 1 or offset.size == 0 or not np.all(np.isfinite(offset)) or not float(scale) > 0:
+            raise ConfigError(f"display normalisation needs scale > 0 and one finite sky_median per channel "
+                              f"(got scale={scale}, sky_median={list(sky_median)})")
+        self.sky_median = tuple(float(value) for value in sky_median)
+        self.scale = float(scale)
+        self._offset = torch.as_tensor(offset, dtype=torch.float32).view(-1, 1, 1)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict, scale: float = 0.2) -> "DisplayNormalise":
+        """Use the dataset-wide median ``sky_median`` of each channel (``band_statistics[band]['sky_median']``)."""
+        return cls(band_statistic(manifest, "sky_median"), scale)
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """(C, H, W) or (B, C, H, W) display image on 0-255 → float32 image of the same shape."""
+        if image.shape[-3] != self._offset.shape[0]:
+            raise DataError(f"image has {image.shape[-3]} channels but the normalisation knows {self._offset.shape[0]}")
+        return (image / 255.0 - self._offset.to(image.device)) / self.scale
+
+
+def normaliser_from_manifest(manifest: dict) -> AsinhNormalise | DisplayNormalise:
+    """The encoders' input normalisation for a dataset: display images (manifest ``image_unit`` starting with
+    "display") get :class:`DisplayNormalise`, flux images :class:`AsinhNormalise`."""
+    return (DisplayNormalise if manifest_is_display(manifest) else AsinhNormalise).from_manifest(manifest)
 
 
 def sample_generator(seed: int, epoch: int, object_id: str) -> torch.Generator:

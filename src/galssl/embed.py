@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError
 from galssl.io import atomic_path
 
@@ -26,7 +26,7 @@ def embed_shards(encode, shards: list[str], manifest: dict, crop: int, batch_siz
                  workers: int = 0, device: str | None = None) -> tuple[list[str], np.ndarray]:
     """Run ``encode`` (images → (B, D)) over every object of the shards, centre-cropped and asinh-normalised."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    normalise = AsinhNormalise.from_manifest(manifest)
+    normalise = normaliser_from_manifest(manifest)
     # The loader only reads raw cutouts; crop and normalisation run batch-wise on the device.
     loader = DataLoader(ShardDataset(shards), batch_size=batch_size, collate_fn=collate, num_workers=workers)
     ids: list[str] = []

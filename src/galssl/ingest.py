@@ -1,7 +1,8 @@
 """Ingest one shard: fetch each object's native cutouts, reproject to the survey's target grid, write Parquet.
 
-A shard is one Snakemake job (scatter); failed objects go to a per-shard failures table instead of failing the
-run; ``write_manifest`` gathers shard statistics into the dataset manifest (JSON) and one ``failures.parquet``.
+A shard is one Snakemake job (scatter); failed objects — and objects with a band whose share of no-data pixels is
+above ``ingest.max_mask_fraction`` — go to a per-shard failures table instead of failing the run;
+``write_manifest`` gathers shard statistics into the dataset manifest (JSON) and one ``failures.parquet``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from galssl.display import flux_only_off, is_display_unit
 from galssl.errors import ConfigError, GalsslError
 from galssl.io import write_parquet_atomic, write_text_atomic
 from galssl.providers.base import FetchError, Provider
@@ -27,6 +29,8 @@ from galssl.reproject import TargetGrid, to_target
 from galssl.shards import ShardRow, assign_shards, shard_schema, write_shard
 
 FAILURE_COLUMNS = {"object_id": "string", "survey": "string", "reason": "string", "attempts": "int64"}
+DEFAULT_MAX_MASK_FRACTION = 0.2
+"""``ingest.max_mask_fraction``: an object with a band whose share of no-data target pixels is above it fails."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,32 @@ class SurveySpec:
         return TargetGrid(self.pixel_scale_arcsec, self.cutout_size)
 
 
-def _ingest_one(provider: Provider, spec: SurveySpec, row: pd.Series) -> ShardRow | dict:
-    """Fetch + reproject one object; a failure becomes a failures-table row."""
+def no_data_failure(bands: list[str], mask_fraction: np.ndarray, unit: str, max_mask_fraction: float) -> str | None:
+    """The failure reason of an object with a band above ``max_mask_fraction`` no-data pixels (or with a band
+    without any data at all, whatever the threshold), else None."""
+    over = [(band, float(f)) for band, f in zip(bands, mask_fraction) if f > max_mask_fraction or f >= 1.0]
+    if not over:
+        return None
+    limit = f"{max_mask_fraction:.0%}"
+    by_share: dict[str, list[str]] = {}  # bands with the same share named together: "bands g, r, z: 100%"
+    for band, f in over:
+        by_share.setdefault(_percent(f, limit), []).append(band)
+    shares = " and ".join(f"band{'s' if len(names) > 1 else ''} {', '.join(names)}: {share}"
+                          for share, names in by_share.items())
+    kinds = "NaN or outside the image" if is_display_unit(unit) else "zero, NaN or outside the image"
+    reason = f"{shares} of the cutout has no data ({kinds})"
+    if all(f > max_mask_fraction for _, f in over):
+        return f"{reason}, above ingest.max_mask_fraction {max_mask_fraction:g}"
+    return f"{reason}: nothing of the object is there"
+
+
+def _percent(fraction: float, limit: str) -> str:
+    text = f"{fraction:.0%}"
+    return f"{fraction:.1%}" if text == limit and fraction < 1.0 else text  # never "20%, above ... 0.2"
+
+
+def _ingest_one(provider: Provider, spec: SurveySpec, row: pd.Series, max_mask_fraction: float) -> ShardRow | dict:
+    """Fetch + reproject one object; a failure (or too little data in a band) becomes a failures-table row."""
     try:
         images = provider.fetch(row.object_id, float(row.ra), float(row.dec), spec.grid.fetch_size_arcsec)
         result = to_target(images, spec.grid, float(row.ra), float(row.dec), spec.reproject_method)
@@ -60,13 +88,19 @@ def _ingest_one(provider: Provider, spec: SurveySpec, row: pd.Series) -> ShardRo
     except (GalsslError, ValueError, OSError) as error:  # corrupt or unusable images: record, never crash the shard
         reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         return {"object_id": row.object_id, "survey": spec.name, "reason": reason, "attempts": 1}
+    reason = no_data_failure(spec.bands, result.mask_fraction, result.unit, max_mask_fraction)
+    if reason is not None:
+        return {"object_id": row.object_id, "survey": spec.name, "reason": reason, "attempts": 1}
     return ShardRow(row.object_id, float(row.ra), float(row.dec), spec.name, row.split, result.image,
                     result.mask_fraction, result.psf_fwhm_arcsec, result.sky_median, result.sky_mad, result.unit)
 
 
 def ingest_shard(catalog: pd.DataFrame, spec: SurveySpec, provider: Provider, shard_index: int, shard_size: int,
-                 seed: int, shard_path: str, failures_path: str, threads: int = 1) -> tuple[int, int]:
+                 seed: int, shard_path: str, failures_path: str, threads: int = 1,
+                 max_mask_fraction: float = DEFAULT_MAX_MASK_FRACTION) -> tuple[int, int]:
     """Ingest the objects of one shard; write the shard and its failures atomically. Returns (ok, failed)."""
+    if not 0.0 <= max_mask_fraction <= 1.0:
+        raise ConfigError(f"ingest.max_mask_fraction must be in [0, 1] (got {max_mask_fraction})")
     assignment = assign_shards(catalog["object_id"].tolist(), shard_size, seed)
     members = catalog[catalog["object_id"].map(assignment) == shard_index]
     if members.empty:
@@ -76,7 +110,8 @@ def ingest_shard(catalog: pd.DataFrame, spec: SurveySpec, provider: Provider, sh
     progress = tqdm(total=len(members), desc=f"{spec.name} shard {shard_index}", unit="obj", file=sys.stderr,
                     mininterval=2.0, disable=None)
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for outcome in pool.map(lambda item: _ingest_one(provider, spec, item[1]), members.iterrows()):
+        for outcome in pool.map(lambda item: _ingest_one(provider, spec, item[1], max_mask_fraction),
+                                members.iterrows()):
             (rows if isinstance(outcome, ShardRow) else failures).append(outcome)
             progress.update()
     progress.close()
@@ -106,7 +141,8 @@ def _versions() -> dict[str, str]:
 
 
 def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list[str], manifest_path: str,
-                   failures_out: str, dataset_hash: str) -> dict:
+                   failures_out: str, dataset_hash: str,
+                   max_mask_fraction: float = DEFAULT_MAX_MASK_FRACTION) -> dict:
     """Gather per-shard columns (never the images) into the manifest JSON and one failures table."""
     stats = pa.concat_tables([pq.read_table(p, columns=["split", "mask_fraction", "psf_fwhm_arcsec", "sky_median", "sky_mad"])
                               for p in shard_paths]).to_pandas()
@@ -118,6 +154,7 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
         return np.stack(stats[column].map(np.asarray).to_list()) if len(stats) else np.full((0, len(spec.bands)), np.nan)
 
     medians, mads, psfs = per_band("sky_median"), per_band("sky_mad"), per_band("psf_fwhm_arcsec")
+    masked = per_band("mask_fraction")
     manifest = {
         "survey": spec.name, "provider": spec.provider, "bands": spec.bands,
         "image_shape": [len(spec.bands), spec.cutout_size, spec.cutout_size], "image_dtype": "float32 (little-endian)",
@@ -129,12 +166,17 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
                    "by_split": {k: int(v) for k, v in sorted(stats["split"].value_counts().items())}},
         "band_statistics": {
             band: {"sky_median": float(np.nanmedian(medians[:, i])) if len(stats) else None,
+                   "mask_fraction_mean": float(masked[:, i].mean()) if len(stats) else None,
+                   "mask_fraction_max": float(masked[:, i].max()) if len(stats) else None,
                    "sky_mad": float(np.nanmedian(mads[:, i])) if len(stats) else None,
                    "psf_fwhm_arcsec_median": (float(np.nanmedian(psfs[:, i])) if len(stats) and np.isfinite(psfs[:, i]).any() else None)}
             for i, band in enumerate(spec.bands)},
-        "mask_fraction_mean": float(stats["mask_fraction"].mean()) if len(stats) else None,
+        "mask_fraction_mean": float(masked.mean()) if len(stats) else None,
+        "max_mask_fraction": max_mask_fraction,
         "config_hash": dataset_hash, "versions": _versions(),
     }
+    if flux_only_off(manifest["image_unit"]):  # display images: which augmentations are off and why (augment.build)
+        manifest["augmentations_off"] = flux_only_off(manifest["image_unit"])
     write_parquet_atomic(failures, failures_out)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

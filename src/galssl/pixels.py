@@ -13,7 +13,7 @@ from sklearn.decomposition import IncrementalPCA
 from torch.utils.data import DataLoader
 
 from galssl.checkpoint import save_encoder
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError
 from galssl.methods import create_method
 
@@ -25,7 +25,7 @@ def fit_pixel_pca(shards: list[str], manifest_path: str | os.PathLike, crop: int
     bands = list(manifest["bands"])
     dataset = ShardDataset(shards, splits=["train"], seed=seed,
                            transform=lambda image, generator: centre_crop(image, crop),
-                           normalise=AsinhNormalise.from_manifest(manifest))
+                           normalise=normaliser_from_manifest(manifest))
     if len(dataset) < n_components:
         raise DataError(f"embed.pixels_pca.n_components={n_components} needs at least as many train objects "
                         f"(got {len(dataset)}); lower n_components")

@@ -19,7 +19,8 @@ from torch.utils.data import DataLoader
 from galssl.augment import build_augmentations
 from galssl.augment.views import BatchViews
 from galssl.checkpoint import save_encoder
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.display import augmentations_off
+from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import atomic_path
 from galssl.methods import create_method
@@ -48,6 +49,7 @@ class PretrainInputs:
     instrument: str = "sdss"
     workers: int = 0
     train_ids: str | None = None  # table with object_id: train on these train-split objects only (label efficiency)
+    class_column: str = "galaxy10_class"  # labels.class_column of the label table
 
 
 class SetEpoch(Callback):
@@ -78,9 +80,11 @@ def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
     """Labels indexed by object_id with an integer class column (-1 unknown), or None without a table."""
     if not path:
         return None
-    table = pd.read_parquet(path)
+    from galssl.evaluate.labelled import read_table
+
+    table = read_table(path, "labels table")
     if class_column not in table.columns:
-        raise ConfigError(f"config error: pretrain.class_column {class_column!r} is not a column of {path} "
+        raise ConfigError(f"config error: labels.class_column {class_column!r} is not a column of {path} "
                           f"(columns include: {', '.join(map(str, table.columns[:12]))})")
     labels = table[["object_id", class_column]].copy()
     labels[class_column] = pd.to_numeric(labels[class_column], errors="coerce").fillna(-1).astype("int64")
@@ -138,17 +142,17 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     overrides = (section.get("method_config") or {}).get(inputs.method, {})
     settings = TrainSettings.from_dict({**settings.__dict__, **{k: overrides[k] for k in ("epochs", "lr", "batch_size")
                                                                if k in overrides}}, where=f"pretrain.method_config.{inputs.method}")
-    class_column = section.get("class_column", "galaxy10_class")
+    class_column = inputs.class_column
     labels = load_labels(inputs.labels, class_column)
     n_classes = int(labels[class_column].max()) + 1 if labels is not None and (labels[class_column] >= 0).any() else 0
     if inputs.method == "supervised" and n_classes < 2:
         raise ConfigError("config error: method supervised needs labels with at least two classes: set "
-                          f"pretrain.labels to a table with object_id and {class_column}")
+                          f"labels.table to a table with object_id and {class_column}")
     config = {k: v for k, v in method_config(section, inputs.method, n_classes).items() if k not in ("epochs", "lr", "batch_size")}
     method = create_method(inputs.method, in_chans=len(bands), img_size=size, config=config)
     if getattr(method, "needs_labels", False) and n_classes < 2:
         raise ConfigError(f"config error: method {inputs.method} needs labels with at least two classes: set "
-                          f"pretrain.labels to a table with object_id and {class_column}")
+                          f"labels.table to a table with object_id and {class_column}")
     planned_epochs = getattr(method, "planned_epochs", None)  # a method with its own schedule (GalaxAlign's stages)
     if planned_epochs is not None:
         if "epochs" in overrides:
@@ -157,7 +161,10 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
         settings = dataclasses.replace(settings, epochs=int(planned_epochs))
 
     augment = build_augmentations(augment_config(section), bands, manifest, inputs.instrument)
-    normalise = AsinhNormalise.from_manifest(manifest)
+    for name, reason in augmentations_off(manifest).items():
+        print(f"augmentation {name} {reason}", file=sys.stderr)
+    print(f"augmentations: {augment!r}", file=sys.stderr)
+    normalise = normaliser_from_manifest(manifest)
 
     def evaluation(image: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return centre_crop(image, size)

@@ -13,6 +13,7 @@ from astropy.stats import mad_std
 from astropy.wcs import WCS
 from reproject import reproject_adaptive, reproject_exact, reproject_interp
 
+from galssl.display import is_display_unit
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage
 
@@ -49,7 +50,8 @@ class Reprojected:
     """A (bands, size, size) float32 image on the target grid with its quality numbers."""
 
     image: np.ndarray
-    mask_fraction: float
+    mask_fraction: np.ndarray
+    """Per band, the share of target pixels without data (set to 0 in ``image``)."""
     sky_median: np.ndarray
     sky_mad: np.ndarray
     psf_fwhm_arcsec: np.ndarray
@@ -90,28 +92,88 @@ def sky_statistics(image: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
     return float(np.median(pixels)), float(mad_std(pixels))
 
 
+def image_centre(image: BandImage) -> tuple[float, float]:
+    """(RA, Dec) in degrees of the centre of a band's native image, from its WCS."""
+    ny, nx = image.data.shape
+    ra, dec = image.wcs.pixel_to_world_values((nx - 1) / 2, (ny - 1) / 2)
+    return float(ra), float(dec)
+
+
+def no_data(data: np.ndarray, unit: str) -> np.ndarray:
+    """Source pixels without data: NaN/inf, and for flux units pixels exactly 0 (the Legacy Surveys fits-cutout
+    fill value); never 0 in display units, where black sky is a value."""
+    bad = ~np.isfinite(data)
+    if not is_display_unit(unit):
+        bad |= data == 0
+    return bad
+
+
+def _on_grid(values: np.ndarray, cover: np.ndarray, bad: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(values, no-data mask) on the target from reprojected data (no-data source pixels set to 0), its footprint and
+    the reprojected source no-data mask. A target pixel lacks data when the source does not cover it, when more
+    than half of its interpolation weight falls on no-data source pixels, or when it is not finite; the others are
+    renormalised by their weight on valid source pixels, so zero fill does not darken the edges of a hole."""
+    missing = ~(cover > 0.5) | ~np.isfinite(values)
+    if bad is not None:
+        bad = np.where(np.isfinite(bad), bad, 1.0)
+        missing |= bad > 0.5
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.where(missing | (bad <= 0), values, values / (1.0 - bad))
+    return np.where(missing, 0.0, values), missing
+
+
 def to_target(images: list[BandImage], grid: TargetGrid, ra: float, dec: float, method: str = "interp") -> Reprojected:
-    """Reproject every band onto the target grid; bands sharing one WCS go through a single cube call."""
-    wcs_out = grid.wcs(ra, dec)
+    """Reproject every band onto the target grid; bands sharing one WCS go through a single cube call.
+
+    No-data pixels (:func:`no_data` on the source, or target pixels the source does not cover) are 0 in the image
+    and counted per band in ``mask_fraction``. Without a position (NaN ra/dec) the grid is centred on the first
+    band's image centre.
+    """
     shape = (grid.size, grid.size)
-    area_out = pixel_area_deg2(wcs_out)
-    stack = np.zeros((len(images), grid.size, grid.size), dtype=np.float64)
-    footprint = np.zeros_like(stack)
-    if len(images) > 1 and _same_wcs(images):
-        # One call for the cube: reproject broadcasts over the leading axis (about 4x faster than band by band).
-        cube = np.stack([np.asarray(img.data, dtype=np.float64) for img in images])
-        stack[:], footprint[:] = _reproject_one(cube, images[0].wcs, wcs_out, shape, method)
-        stack *= area_out / pixel_area_deg2(images[0].wcs)
+    n = len(images)
+    stack = np.zeros((n, grid.size, grid.size), dtype=np.float64)
+    missing = np.zeros(stack.shape, dtype=bool)
+    sources = [np.asarray(img.data, dtype=np.float64) for img in images]
+    bad = [no_data(data, img.unit) for data, img in zip(sources, images)]
+    # No-data source pixels become 0 before reprojection (NaN would spread over every neighbour of the hole); the
+    # reprojected no-data mask then says which target pixels they dominate.
+    clean = [np.where(mask, 0.0, data) for data, mask in zip(sources, bad)]
+    any_bad = any(mask.any() for mask in bad)
+    if not (np.isfinite(ra) and np.isfinite(dec)) and images[0].wcs is not None:
+        ra, dec = image_centre(images[0])  # a files catalogue without positions: the file is centred on its object
+    if all(img.wcs is None and img.data.shape == shape for img in images):
+        # Display images the files provider resampled onto the grid by size (no WCS, maybe no position): as they are.
+        stack[:], missing[:] = clean, bad
+    elif n > 1 and _same_wcs(images):
+        wcs_out = grid.wcs(ra, dec)
+        # One call for the cube: reproject broadcasts over the leading axis (about 4x faster than band by band);
+        # the no-data masks ride along as extra planes.
+        cube = np.stack(clean + ([m.astype(np.float64) for m in bad] if any_bad else []))
+        values, cover = _reproject_one(cube, images[0].wcs, wcs_out, shape, method)
+        values[:n] *= pixel_area_deg2(wcs_out) / pixel_area_deg2(images[0].wcs)
+        for index in range(n):
+            stack[index], missing[index] = _on_grid(values[index], cover[index], values[n + index] if any_bad else None)
     else:
+        wcs_out = grid.wcs(ra, dec)
+        area_out = pixel_area_deg2(wcs_out)
         for index, img in enumerate(images):
             if img.wcs is None:
                 raise ConfigError(f"band {img.band} has no WCS; images without WCS must be resampled by size instead")
-            values, cover = _reproject_one(np.asarray(img.data, dtype=np.float64), img.wcs, wcs_out, shape, method)
-            stack[index] = values * (area_out / pixel_area_deg2(img.wcs))
-            footprint[index] = cover
-    valid = (footprint > 0.5) & np.isfinite(stack)
-    stack = np.where(valid, stack, 0.0)
-    medians, mads = zip(*(sky_statistics(stack[i], valid[i]) for i in range(len(images))))
+            planes = np.stack([clean[index], bad[index].astype(np.float64)]) if bad[index].any() else clean[index]
+            values, cover = _reproject_one(planes, img.wcs, wcs_out, shape, method)
+            if bad[index].any():
+                values, cover, reprojected_bad = values[0], cover[0], values[1]
+            else:
+                reprojected_bad = None
+            scaled = values * (area_out / pixel_area_deg2(img.wcs))
+            stack[index], missing[index] = _on_grid(scaled, cover, reprojected_bad)
+    with np.errstate(over="ignore"):
+        image = stack.astype(np.float32)
+    overflow = ~np.isfinite(image)  # finite in float64, beyond float32: no usable value either
+    image[overflow] = 0.0
+    missing |= overflow
+    valid = ~missing
+    medians, mads = zip(*(sky_statistics(stack[i], valid[i]) for i in range(n)))
     psf = np.array([img.psf_fwhm_arcsec if img.psf_fwhm_arcsec is not None else np.nan for img in images], dtype=np.float32)
-    return Reprojected(stack.astype(np.float32), float(1.0 - valid.mean()), np.asarray(medians, np.float32),
+    return Reprojected(image, missing.mean(axis=(1, 2)).astype(np.float32), np.asarray(medians, np.float32),
                        np.asarray(mads, np.float32), psf, images[0].unit)

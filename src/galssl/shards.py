@@ -2,9 +2,10 @@
 
 Layout of a shard (readable with plain pyarrow/pandas): one row per object with ``object_id, ra, dec, survey,
 split``, ``image`` — a binary blob of (bands, size, size) little-endian float32 in C order, nanomaggies per target
-pixel — ``mask_fraction`` (share of target pixels the source did not cover, set to 0), and per band lists
-``psf_fwhm_arcsec``, ``sky_median``, ``sky_mad``. The shape, dtype and bands are also in the file's schema metadata.
-Labels never live here: they stay in their own table, joined on ``object_id``.
+pixel — and per band lists ``mask_fraction`` (share of target pixels without data — not covered by the source,
+NaN/inf, or exactly 0 in flux units — set to 0), ``psf_fwhm_arcsec``, ``sky_median``, ``sky_mad``. The shape,
+dtype and bands are also in the file's schema metadata. Labels never live here: they stay in their own table,
+joined on ``object_id``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def shard_schema(bands: list[str], size: int, pixel_scale_arcsec: float, unit: s
                 "galssl.bands": json.dumps(bands), "galssl.pixel_scale_arcsec": repr(float(pixel_scale_arcsec)),
                 "galssl.image_unit": f"{unit} per target pixel"}
     return pa.schema([("object_id", pa.string()), ("ra", pa.float64()), ("dec", pa.float64()), ("survey", pa.string()),
-                      ("split", pa.string()), ("image", pa.binary()), ("mask_fraction", pa.float32()),
+                      ("split", pa.string()), ("image", pa.binary()), ("mask_fraction", per_band),
                       ("psf_fwhm_arcsec", per_band), ("sky_median", per_band), ("sky_mad", per_band)], metadata=metadata)
 
 
@@ -46,7 +47,7 @@ class ShardRow:
     survey: str
     split: str
     image: np.ndarray
-    mask_fraction: float
+    mask_fraction: np.ndarray
     psf_fwhm_arcsec: np.ndarray
     sky_median: np.ndarray
     sky_mad: np.ndarray
@@ -60,7 +61,7 @@ def write_shard(path: str | os.PathLike, rows: list[ShardRow], schema: pa.Schema
         "object_id": [r.object_id for r in rows], "ra": [r.ra for r in rows], "dec": [r.dec for r in rows],
         "survey": [r.survey for r in rows], "split": [r.split for r in rows],
         "image": [np.ascontiguousarray(r.image, dtype=IMAGE_DTYPE).tobytes() for r in rows],
-        "mask_fraction": [r.mask_fraction for r in rows],
+        "mask_fraction": [np.asarray(r.mask_fraction, np.float32).tolist() for r in rows],
         "psf_fwhm_arcsec": [np.asarray(r.psf_fwhm_arcsec, np.float32).tolist() for r in rows],
         "sky_median": [np.asarray(r.sky_median, np.float32).tolist() for r in rows],
         "sky_mad": [np.asarray(r.sky_mad, np.float32).tolist() for r in rows],

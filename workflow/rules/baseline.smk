@@ -35,7 +35,10 @@ def scratch_pretrain_json(n_labels):
 
 
 def scratch_targets():
-    """Every (survey, N, seed) score table of the from-scratch baseline, when it is switched on."""
+    """Every (survey, N, seed) score table of the from-scratch baseline, when it is switched on (and has classes)."""
+    if not has_labels("class"):
+        leave_out("supervised-from-scratch baseline", LABELS.reason("class"))
+        return []
     if "supervised" not in config["pretrain"]["methods"] or not scratch_settings()["supervised_from_scratch"]:
         return []
     return [
@@ -56,7 +59,7 @@ rule label_subset:
         n_labels=r"\d+",
         seed=r"\d+",
     params:
-        class_column=config["probes"]["class_column"],
+        class_column=LABELS.class_column,
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.subset.log",
     benchmark:
@@ -87,6 +90,7 @@ rule supervised_from_scratch:
     params:
         survey=lambda w: survey_json(w.survey),
         pretrain=lambda w: scratch_pretrain_json(int(w.n_labels)),
+        class_column=LABELS.class_column,
         out_dir="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}",
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.train.log",
@@ -102,6 +106,7 @@ rule supervised_from_scratch:
     shell:
         "galssl pretrain --survey {wildcards.survey} --survey-config {params.survey:q} --method supervised"
         " --pretrain {params.pretrain:q} --shards {input.shards} --manifest {input.manifest} --labels {input.labels}"
+        " --class-column {params.class_column}"
         " --train-ids {input.ids} --seed {wildcards.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
 
 
@@ -118,7 +123,7 @@ rule score_supervised_from_scratch:
         n_labels=r"\d+",
         seed=r"\d+",
     params:
-        class_column=config["probes"]["class_column"],
+        class_column=LABELS.class_column,
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.score.log",
     benchmark:
@@ -144,7 +149,7 @@ rule score_supervised_all_labels:
     output:
         "results/{survey}/supervised/scores.parquet",
     params:
-        class_column=config["probes"]["class_column"],
+        class_column=LABELS.class_column,
         seed=config["seed"],
     log:
         "logs/baseline/{survey}.all_labels.score.log",

@@ -5,7 +5,8 @@ import sys
 from snakemake.utils import min_version, validate
 
 from galssl.config import validate_config
-from galssl.errors import ConfigError
+from galssl.errors import ConfigError, DataError
+from galssl.labelspec import resolve_config, trainable_methods
 
 min_version("9.0")
 
@@ -20,6 +21,28 @@ except ConfigError as error:
 
 # Snakemake's own validation fills the schema defaults into `config` in place.
 validate(config, schema="../schemas/config.schema.yaml")
+
+# Which labels the run has, from the label table's header (galssl.labelspec): decided once, when the DAG is built.
+try:
+    LABEL_TABLE, LABELS = resolve_config(config)
+except (ConfigError, DataError) as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
+
+# Stages `all` leaves out, and why: stage -> reason, printed once by all_targets().
+LEFT_OUT = {}
+
+
+def leave_out(stage, reason):
+    """Record that `stage` is not in `all` because of `reason` (printed once, on stderr)."""
+    LEFT_OUT.setdefault(stage, reason)
+
+
+# Without classes the supervised and GalaxAlign methods have nothing to learn from: drop them before any rule
+# reads the method list.
+config["pretrain"]["methods"], dropped = trainable_methods(config["pretrain"]["methods"], LABELS)
+if dropped:
+    leave_out(f"pretraining of {', '.join(dropped)}", LABELS.reason("class"))
 
 
 def uses_mock_sky():
@@ -48,6 +71,11 @@ def catalog_input():
     return config["catalog"]["path"]
 
 
+def positions_optional():
+    """True when every survey matches its images by object_id (provider files): the catalogue may leave out ra/dec."""
+    return all(survey["provider"] == "files" for survey in config["surveys"].values())
+
+
 def survey_json(survey):
     """One survey's config section as canonical JSON (a change re-runs that survey's ingest)."""
     return json.dumps(config["surveys"][survey], sort_keys=True)
@@ -69,12 +97,29 @@ def shard_files(survey, kind):
 
 
 def labels_input():
-    """Label table for the supervised baseline and the online probe ([] when there is none)."""
-    if config["pretrain"]["labels"]:
-        return config["pretrain"]["labels"]
-    if config["catalog"]["source"] == "mock":
-        return "results/mock/labels.parquet"
-    return "results/catalog/catalog.parquet"
+    """The label table joined on object_id ([] when the run has no labels at all)."""
+    return LABEL_TABLE or []
+
+
+def has_labels(kind):
+    """True when labels of `kind` (class, redshift, votes) are named in `labels` and present in the label table."""
+    return LABELS.has(kind)
+
+
+def label_columns():
+    """The resolved label column names: class, class_names, redshift, votes (list), extra (list)."""
+    return {"class": LABELS.class_column, "class_names": LABELS.class_names, "redshift": LABELS.redshift_column,
+            "votes": list(LABELS.vote_columns), "extra": list(LABELS.extra_columns)}
+
+
+def labels_json():
+    """The resolved labels as JSON for a CLI's --labels-config (a change re-runs the rules that read labels)."""
+    return LABELS.to_json()
+
+
+def labels_option(wildcards, input):
+    """`--labels FILE` when the run has a label table, else nothing (a params function: input.labels may be [])."""
+    return f"--labels {input.labels}" if input.labels else ""
 
 
 # Each stage's .smk file appends a function returning its final outputs; `rule all` asks for all of them.
@@ -88,10 +133,13 @@ def embedding_names():
 
 
 def all_targets():
-    """Final outputs of the default DAG (`snakemake all`)."""
+    """Final outputs of the default DAG (`snakemake all`); prints one line per stage left out and why."""
     targets = pretrain_targets()
     for stage_targets in STAGE_TARGETS:
         targets += stage_targets()
+    if workflow.is_main_process:  # not again inside each job of a cluster run
+        for stage, reason in LEFT_OUT.items():
+            print(f"galssl: {stage} left out: {reason}", file=sys.stderr)
     return targets
 
 

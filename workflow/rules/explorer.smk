@@ -28,6 +28,8 @@ rule explorer:
     params:
         explorer=explorer_json(),
         search=search_json(),
+        labels=labels_option,
+        labels_config=labels_json(),
         survey=lambda w: survey_json(w.survey),
         embedding=explorer_embedding(),
         seed=config["seed"],
@@ -44,7 +46,8 @@ rule explorer:
         "../../envs/analysis.yaml"
     shell:
         "galssl explorer --umap {input.umap} --embeddings {input.embeddings} --catalog {input.catalog}"
-        " --labels {input.labels} --shards {input.shards} --manifest {input.manifest} --explorer {params.explorer:q}"
+        " {params.labels} --shards {input.shards} --manifest {input.manifest} --explorer {params.explorer:q}"
+        " --labels-config {params.labels_config:q}"
         " --search {params.search:q} --survey-config {params.survey:q} --survey {wildcards.survey}"
         " --embedding {params.embedding} --seed {params.seed} --threads {threads} --out-dir {params.out_dir}"
         " > {log} 2>&1"

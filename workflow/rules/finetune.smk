@@ -41,8 +41,23 @@ def finetune_job_json():
 
 def finetune_photoz_json(wildcards):
     """The photoz keys that define the head and its targets, for the photoz task ('{}' for the classes)."""
-    keys = ("redshift_column", "n_bins", "z_min", "z_max", "hidden_units", "target_smoothing_bins")
+    keys = ("n_bins", "z_min", "z_max", "hidden_units", "target_smoothing_bins")
     return json.dumps({k: config["photoz"][k] for k in keys} if wildcards.task == "photoz" else {}, sort_keys=True)
+
+
+def finetune_tasks():
+    """The tasks of finetune.tasks the run's labels allow (none without classes: `best` is chosen by the class
+    probes; photoz needs redshifts)."""
+    if not has_labels("class"):
+        return []
+    return [task for task in config["finetune"]["tasks"] if task != "photoz" or has_labels("redshift")]
+
+
+def finetune_label_options(wildcards):
+    """The label column the task reads, as its CLI option."""
+    if wildcards.task == "photoz":
+        return f"--redshift-column {LABELS.redshift_column}"
+    return f"--class-column {LABELS.class_column}"
 
 
 def finetune_tables(survey):
@@ -50,7 +65,7 @@ def finetune_tables(survey):
     return [
         f"results/{survey}/finetune/{slot}/{task}/metrics.parquet"
         for slot in finetune_slots()
-        for task in config["finetune"]["tasks"]
+        for task in finetune_tasks()
     ]
 
 
@@ -97,7 +112,7 @@ rule finetune:
         # Only what a job reads, so unrelated edits rerun nothing: optimisation, augmentations, labels, binning.
         finetune=finetune_job_json(),
         pretrain=json.dumps({"augment": config["pretrain"]["augment"]}, sort_keys=True),
-        class_column=config["probes"]["class_column"],
+        label_options=finetune_label_options,
         photoz=finetune_photoz_json,
         seed=config["seed"],
         out_dir="results/{survey}/finetune/{slot}/{task}",
@@ -115,7 +130,7 @@ rule finetune:
     shell:
         "galssl finetune --survey {wildcards.survey} --survey-config {params.survey:q} --ckpts {input.ckpts}"
         " {params.choice} --task {wildcards.task} --finetune {params.finetune:q} --pretrain {params.pretrain:q}"
-        " --class-column {params.class_column} --photoz {params.photoz:q} --shards {input.shards}"
+        " {params.label_options} --photoz {params.photoz:q} --shards {input.shards}"
         " --manifest {input.manifest} --labels {input.labels} --seed {params.seed} --out-dir {params.out_dir}"
         " --threads {threads} > {log} 2>&1"
 
@@ -192,7 +207,7 @@ rule finetune_confusion:
     wildcard_constraints:
         slot="|".join(["best"] + sorted(config["pretrain"]["methods"])),
     params:
-        class_column=config["probes"]["class_column"],
+        labels=labels_json(),
     log:
         "logs/finetune/{survey}.{slot}.confusion.log",
     benchmark:
@@ -205,7 +220,7 @@ rule finetune_confusion:
         "../../envs/analysis.yaml"
     shell:
         "galssl plot-confusion --predictions {input.predictions} --labels {input.labels}"
-        " --class-column {params.class_column} --title '{wildcards.survey}: fine-tuned {wildcards.slot}'"
+        " --labels-config {params.labels:q} --title '{wildcards.survey}: fine-tuned {wildcards.slot}'"
         " --out {output} > {log} 2>&1"
 
 
@@ -230,19 +245,24 @@ rule finetune_metrics:
 
 def finetune_metric_tables(survey):
     """The survey's gathered fine-tuning table, when anything is fine-tuned (read by metrics.smk)."""
-    return [f"results/{survey}/finetune/metrics.parquet"] if finetune_slots() and config["finetune"]["tasks"] else []
+    return [f"results/{survey}/finetune/metrics.parquet"] if finetune_slots() and finetune_tasks() else []
 
 
 def finetune_targets():
     """Final outputs of the fine-tuning stage: the gathered metrics and every figure."""
+    if not has_labels("class"):
+        leave_out("fine-tuning", LABELS.reason("class"))
+    elif "photoz" in config["finetune"]["tasks"] and not has_labels("redshift"):
+        leave_out("fine-tuning on photo-z", LABELS.reason("redshift"))
+    tasks = finetune_tasks()
     targets = []
     for survey in config["surveys"]:
         targets += finetune_metric_tables(survey)
         for slot in finetune_slots():
-            targets += [f"results/{survey}/finetune/{slot}/{task}/training_curves.png" for task in config["finetune"]["tasks"]]
-            if "photoz" in config["finetune"]["tasks"]:
+            targets += [f"results/{survey}/finetune/{slot}/{task}/training_curves.png" for task in tasks]
+            if "photoz" in tasks:
                 targets.append(f"results/{survey}/finetune/{slot}/photoz/photoz.png")
-            if "classes" in config["finetune"]["tasks"]:
+            if "classes" in tasks:
                 targets.append(f"results/{survey}/finetune/{slot}/classes/confusion.png")
     return targets
 

@@ -52,7 +52,7 @@ rule zero_shot:
     wildcard_constraints:
         method="|".join(galaxalign_methods()) or "(?!)",
     params:
-        class_column=config["pretrain"]["class_column"],
+        class_column=LABELS.class_column,
         seed=config["seed"],
     log:
         "logs/galaxalign/{survey}.{method}.zero_shot.log",

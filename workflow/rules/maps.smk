@@ -3,7 +3,57 @@
 # rotation, jitter and noise against the pixel-space UMAP (fitted once per survey in results/{survey}/maps/).
 
 
-MAPS_LABEL_KEYS = ("vote_columns", "redshift_column", "min_shared_nonzero")
+MAPS_LABEL_KEYS = ("truth_columns", "min_shared_nonzero")
+
+
+def maps_has_targets():
+    """Something to correlate features with: vote fractions or a redshift (the Spearman heat map, the SAE's most
+    label-aligned latents)."""
+    return has_labels("votes") or has_labels("redshift")
+
+
+def maps_has_alignment():
+    """The SAE-vs-PCA alignment figure needs vote fractions to align with."""
+    return has_labels("votes")
+
+
+def maps_figure(name, caption, figure):
+    """A maps figure of one survey x embedding, in the report."""
+    return report(f"results/{{survey}}/{{embedding}}/maps/{name}.png", caption=f"../report/{caption}.rst",
+                  category="Maps", subcategory="{survey}",
+                  labels={"survey": "{survey}", "embedding": "{embedding}", "figure": figure})
+
+
+def maps_pca_outputs():
+    """Outputs of maps_pca: the tables, the variance and extremes figures, and the Spearman heat map when there is
+    anything to correlate with."""
+    outputs = dict(
+        scores="results/{survey}/{embedding}/maps/pca_scores.parquet",
+        variance_table="results/{survey}/{embedding}/maps/pca_variance.parquet",
+        alignment="results/{survey}/{embedding}/maps/pca_alignment.parquet",
+        metrics="results/{survey}/{embedding}/maps/pca_metrics.parquet",
+        variance=maps_figure("pca_variance", "maps_pca_variance", "pca variance"),
+        extremes=maps_figure("pca_extremes", "maps_pca_extremes", "pca extremes"),
+    )
+    if maps_has_targets():
+        outputs["spearman"] = maps_figure("pca_spearman", "maps_pca_spearman", "pca spearman")
+    return outputs
+
+
+def maps_sae_outputs():
+    """Outputs of maps_sae: model, tables, the most frequent latents, and the most label-aligned ones when there is
+    anything to align with."""
+    outputs = dict(
+        model="results/{survey}/{embedding}/maps/sae.pt",
+        activations="results/{survey}/{embedding}/maps/sae_activations.parquet",
+        features="results/{survey}/{embedding}/maps/sae_features.parquet",
+        alignment="results/{survey}/{embedding}/maps/sae_alignment.parquet",
+        metrics="results/{survey}/{embedding}/maps/sae_metrics.parquet",
+        frequent=maps_figure("sae_frequent", "maps_sae_frequent", "sae frequent"),
+    )
+    if maps_has_targets():
+        outputs["aligned"] = maps_figure("sae_aligned", "maps_sae_aligned", "sae aligned")
+    return outputs
 
 
 def maps_json(*keys):
@@ -41,22 +91,12 @@ rule maps_pca:
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
     output:
-        scores="results/{survey}/{embedding}/maps/pca_scores.parquet",
-        variance_table="results/{survey}/{embedding}/maps/pca_variance.parquet",
-        alignment="results/{survey}/{embedding}/maps/pca_alignment.parquet",
-        metrics="results/{survey}/{embedding}/maps/pca_metrics.parquet",
-        variance=report("results/{survey}/{embedding}/maps/pca_variance.png", caption="../report/maps_pca_variance.rst",
-                        category="Maps", subcategory="{survey}",
-                        labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "pca variance"}),
-        spearman=report("results/{survey}/{embedding}/maps/pca_spearman.png", caption="../report/maps_pca_spearman.rst",
-                        category="Maps", subcategory="{survey}",
-                        labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "pca spearman"}),
-        extremes=report("results/{survey}/{embedding}/maps/pca_extremes.png", caption="../report/maps_pca_extremes.rst",
-                        category="Maps", subcategory="{survey}",
-                        labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "pca extremes"}),
+        **maps_pca_outputs(),
     params:
         seed=config["seed"],
-        maps=maps_json("pca", "truth_columns", *MAPS_LABEL_KEYS),
+        maps=maps_json("pca", *MAPS_LABEL_KEYS),
+        labels=labels_option,
+        labels_config=labels_json(),
         survey=lambda w: survey_json(w.survey),
         out_dir="results/{survey}/{embedding}/maps",
     log:
@@ -70,8 +110,9 @@ rule maps_pca:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "galssl maps-pca --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        "galssl maps-pca --embeddings {input.embeddings} --catalog {input.catalog} {params.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q}"
+        " --labels-config {params.labels_config:q} --survey-config {params.survey:q}"
         " --seed {params.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
 
 
@@ -83,20 +124,12 @@ rule maps_sae:
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
     output:
-        model="results/{survey}/{embedding}/maps/sae.pt",
-        activations="results/{survey}/{embedding}/maps/sae_activations.parquet",
-        features="results/{survey}/{embedding}/maps/sae_features.parquet",
-        alignment="results/{survey}/{embedding}/maps/sae_alignment.parquet",
-        metrics="results/{survey}/{embedding}/maps/sae_metrics.parquet",
-        frequent=report("results/{survey}/{embedding}/maps/sae_frequent.png", caption="../report/maps_sae_frequent.rst",
-                        category="Maps", subcategory="{survey}",
-                        labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "sae frequent"}),
-        aligned=report("results/{survey}/{embedding}/maps/sae_aligned.png", caption="../report/maps_sae_aligned.rst",
-                       category="Maps", subcategory="{survey}",
-                       labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "sae aligned"}),
+        **maps_sae_outputs(),
     params:
         seed=config["seed"],
-        maps=maps_json("sae", "truth_columns", *MAPS_LABEL_KEYS),
+        maps=maps_json("sae", *MAPS_LABEL_KEYS),
+        labels=labels_option,
+        labels_config=labels_json(),
         survey=lambda w: survey_json(w.survey),
         out_dir="results/{survey}/{embedding}/maps",
     log:
@@ -110,8 +143,9 @@ rule maps_sae:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "galssl maps-sae --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        "galssl maps-sae --embeddings {input.embeddings} --catalog {input.catalog} {params.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q}"
+        " --labels-config {params.labels_config:q} --survey-config {params.survey:q}"
         " --seed {params.seed} --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
 
 
@@ -124,7 +158,7 @@ rule maps_alignment:
                category="Maps", subcategory="{survey}",
                labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "alignment"}),
     params:
-        maps=maps_json("redshift_column"),
+        labels_config=labels_json(),
     log:
         "logs/maps/{survey}.{embedding}.alignment.log",
     benchmark:
@@ -136,7 +170,7 @@ rule maps_alignment:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "galssl maps-alignment --pca {input.pca} --sae {input.sae} --maps {params.maps:q}"
+        "galssl maps-alignment --pca {input.pca} --sae {input.sae} --labels-config {params.labels_config:q}"
         " --title '{wildcards.survey} / {wildcards.embedding}: sparse autoencoder vs PCA, alignment with Galaxy Zoo"
         " votes (test split)' --out {output} > {log} 2>&1"
 
@@ -153,6 +187,8 @@ rule maps_pixel_stationarity:
     params:
         seed=config["seed"],
         maps=maps_json("umap", "stationarity", *MAPS_LABEL_KEYS),
+        labels=labels_option,
+        labels_config=labels_json(),
         crop=lambda w: encoder_crop(w.survey),
     log:
         "logs/maps/{survey}.pixel_stationarity.log",
@@ -165,8 +201,9 @@ rule maps_pixel_stationarity:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "galssl maps-pixel-stationarity --catalog {input.catalog} --labels {input.labels} --shards {input.shards}"
-        " --manifest {input.manifest} --maps {params.maps:q} --crop {params.crop} --seed {params.seed}"
+        "galssl maps-pixel-stationarity --catalog {input.catalog} {params.labels} --shards {input.shards}"
+        " --manifest {input.manifest} --maps {params.maps:q} --labels-config {params.labels_config:q}"
+        " --crop {params.crop} --seed {params.seed}"
         " --out-umap {output.umap} --out-paths {output.paths} --threads {threads} > {log} 2>&1"
 
 
@@ -196,6 +233,8 @@ rule maps_umap:
     params:
         seed=config["seed"],
         maps=maps_json("umap", "stationarity", *MAPS_LABEL_KEYS),
+        labels=labels_option,
+        labels_config=labels_json(),
         survey=lambda w: survey_json(w.survey),
         encoder=maps_encoder_args,
         out_dir="results/{survey}/{embedding}/maps",
@@ -210,8 +249,9 @@ rule maps_umap:
     conda:
         "../../envs/analysis.yaml"
     shell:
-        "galssl maps-umap --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q} --survey-config {params.survey:q}"
+        "galssl maps-umap --embeddings {input.embeddings} --catalog {input.catalog} {params.labels}"
+        " --shards {input.shards} --manifest {input.manifest} --maps {params.maps:q}"
+        " --labels-config {params.labels_config:q} --survey-config {params.survey:q}"
         " {params.encoder} --pixel-umap {input.pixel_umap} --pixel-paths {input.pixel_paths} --seed {params.seed}"
         " --out-dir {params.out_dir} --threads {threads} > {log} 2>&1"
 
@@ -222,10 +262,24 @@ def maps_metric_tables(survey):
             for embedding in embedding_names() for part in ("pca", "sae", "umap")]
 
 
+def maps_figures():
+    """The maps figures of one survey x embedding that the run's labels allow."""
+    figures = ["pca_variance", "pca_extremes", "sae_frequent", "umap_map", "umap_scatter", "stationarity"]
+    if maps_has_targets():
+        figures += ["pca_spearman", "sae_aligned"]
+    if maps_has_alignment():
+        figures.append("alignment")
+    return figures
+
+
 def maps_targets():
     """Final outputs of the maps stage: every figure of every survey and embedding, and the metrics tables."""
-    figures = ("pca_variance", "pca_spearman", "pca_extremes", "sae_frequent", "sae_aligned", "alignment",
-               "umap_map", "umap_scatter", "stationarity")
+    if not maps_has_alignment():
+        leave_out("vote-alignment maps (SAE vs PCA alignment figure)", LABELS.reason("votes"))
+    if not maps_has_targets():
+        leave_out("label-alignment maps (PCA Spearman heat map, SAE most label-aligned latents)",
+                  "no vote fractions and no redshift to correlate features with")
+    figures = maps_figures()
     return [f"results/{survey}/{embedding}/maps/{figure}.png"
             for survey in config["surveys"] for embedding in embedding_names() for figure in figures] + [
         path for survey in config["surveys"] for path in maps_metric_tables(survey)]

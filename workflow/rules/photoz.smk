@@ -17,6 +17,7 @@ rule photoz:
         predictions="results/{survey}/{embedding}/photoz/predictions.parquet",
     params:
         photoz=photoz_json(),
+        labels=labels_json(),
         seed=config["seed"],
     log:
         "logs/photoz/{survey}.{embedding}.log",
@@ -30,7 +31,8 @@ rule photoz:
         "../../envs/analysis.yaml"
     shell:
         "galssl photoz --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --method {wildcards.embedding} --photoz {params.photoz:q} --seed {params.seed} --threads {threads}"
+        " --method {wildcards.embedding} --photoz {params.photoz:q} --labels-config {params.labels:q}"
+        " --seed {params.seed} --threads {threads}"
         " --metrics-out {output.metrics} --predictions-out {output.predictions} > {log} 2>&1"
 
 
@@ -89,12 +91,17 @@ rule photoz_fraction_figure:
 
 
 def photoz_metric_tables(survey):
-    """Tidy metric tables of the photo-z stage for one survey (one per embedding)."""
+    """Tidy metric tables of the photo-z stage for one survey (one per embedding; none without redshifts)."""
+    if not has_labels("redshift"):
+        return []
     return [f"results/{survey}/{embedding}/photoz/metrics.parquet" for embedding in embedding_names()]
 
 
 def photoz_targets():
     """Final outputs of the photo-z stage: metrics and figure per survey x embedding, one metrics-vs-size figure."""
+    if not has_labels("redshift"):
+        leave_out("photo-z", LABELS.reason("redshift"))
+        return []
     targets = []
     for survey in config["surveys"]:
         targets += photoz_metric_tables(survey)

@@ -23,7 +23,7 @@ rule pretrain:
     input:
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
-        labels=labels_input(),
+        labels=labels_input() if has_labels("class") else [],
     output:
         ckpt="results/{survey}/{method}/encoder.ckpt",
         metrics="results/{survey}/{method}/metrics.csv",
@@ -32,7 +32,9 @@ rule pretrain:
         survey=lambda w: survey_json(w.survey),
         pretrain=lambda w: method_pretrain_json(w.method),
         out_dir="results/{survey}/{method}",
-        labels=lambda w, input: f"--labels {input.labels}" if input.labels else "",
+        # The class labels feed the supervised baseline, GalaxAlign and the online probe; none without a class column.
+        labels=lambda w, input: f"--labels {input.labels} --class-column {LABELS.class_column}"
+        if has_labels("class") else "",
         # One srun task per DDP rank when resources ask for several (profiles/default); '' for one process.
         launcher=lambda w, threads, resources: ddp_launcher(resources, threads),
     log:

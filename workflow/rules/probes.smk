@@ -36,6 +36,7 @@ rule probes:
         votes="results/{survey}/{embedding}/probes/vote_predictions.parquet",
     params:
         probes=probes_json("probes"),
+        labels=labels_json(),
         seed=config["seed"],
     log:
         "logs/probes/{survey}.{embedding}.log",
@@ -49,8 +50,9 @@ rule probes:
         "../../envs/analysis.yaml"
     shell:
         "galssl probes --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --method {wildcards.embedding} --probes {params.probes:q} --seed {params.seed} --threads {threads}"
-        " --metrics-out {output.metrics} --class-predictions-out {output.classes}"
+        " --method {wildcards.embedding} --probes {params.probes:q} --labels-config {params.labels:q}"
+        " --seed {params.seed} --threads {threads} --metrics-out {output.metrics}"
+        " --class-predictions-out {output.classes}"
         " --vote-predictions-out {output.votes} > {log} 2>&1"
 
 
@@ -67,7 +69,7 @@ rule probe_confusion:
             labels={"survey": "{survey}", "embedding": "{embedding}", "figure": "confusion"},
         ),
     params:
-        class_column=config["probes"]["class_column"],
+        labels=labels_json(),
     log:
         "logs/probes/{survey}.{embedding}.confusion.log",
     benchmark:
@@ -80,7 +82,7 @@ rule probe_confusion:
         "../../envs/analysis.yaml"
     shell:
         "galssl plot-confusion --predictions {input.predictions} --labels {input.labels}"
-        " --class-column {params.class_column} --title '{wildcards.survey} / {wildcards.embedding}'"
+        " --labels-config {params.labels:q} --title '{wildcards.survey} / {wildcards.embedding}'"
         " --out {output} > {log} 2>&1"
 
 
@@ -119,6 +121,7 @@ rule label_efficiency:
         "results/{survey}/{embedding}/label_efficiency.parquet",
     params:
         probes=probes_json("label_efficiency"),
+        labels=labels_json(),
         seed=config["seed"],
     log:
         "logs/probes/{survey}.{embedding}.label_efficiency.log",
@@ -132,8 +135,8 @@ rule label_efficiency:
         "../../envs/analysis.yaml"
     shell:
         "galssl label-efficiency --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --method {wildcards.embedding} --probes {params.probes:q} --seed {params.seed} --threads {threads}"
-        " --out {output} > {log} 2>&1"
+        " --method {wildcards.embedding} --probes {params.probes:q} --labels-config {params.labels:q}"
+        " --seed {params.seed} --threads {threads} --out {output} > {log} 2>&1"
 
 
 rule label_efficiency_figure:
@@ -162,27 +165,41 @@ rule label_efficiency_figure:
         " --out {output} > {log} 2>&1"
 
 
+def has_vote_probes():
+    """The vote-fraction probes need the votes of a Galaxy Zoo tree (questions, answers, totals)."""
+    return LABELS.vote_tree is not None
+
+
 def probes_metric_tables(survey):
-    """Tidy metric tables of the probe stage for one survey: probes and label efficiency of every embedding."""
+    """Tidy metric tables of the probe stage for one survey: probes (class and/or vote probes) and label efficiency
+    (class probes) of every embedding; none of them without the labels they need."""
     tables = []
     for embedding in embedding_names():
-        tables += [
-            f"results/{survey}/{embedding}/probes/metrics.parquet",
-            f"results/{survey}/{embedding}/label_efficiency.parquet",
-        ]
+        if has_labels("class") or has_vote_probes():
+            tables.append(f"results/{survey}/{embedding}/probes/metrics.parquet")
+        if has_labels("class"):
+            tables.append(f"results/{survey}/{embedding}/label_efficiency.parquet")
     return tables
 
 
 def probes_targets():
     """Final outputs of the probe stage: metrics and figures per survey x embedding, one label-efficiency figure."""
+    if not has_labels("class"):
+        leave_out("class probes (and their confusion matrices)", LABELS.reason("class"))
+        leave_out("label efficiency", LABELS.reason("class"))
+    if not has_vote_probes():
+        reason = LABELS.reason("votes") or "labels.votes lists columns, not a Galaxy Zoo tree (gz2, gz_decals)"
+        leave_out("vote-fraction probes", reason)
     targets = []
     for survey in config["surveys"]:
         targets += probes_metric_tables(survey)
         for embedding in embedding_names():
-            targets.append(f"results/{survey}/{embedding}/probes/confusion.png")
-            if config["probes"]["gz_tree"] is not None:
+            if has_labels("class"):
+                targets.append(f"results/{survey}/{embedding}/probes/confusion.png")
+            if has_vote_probes():
                 targets.append(f"results/{survey}/{embedding}/probes/vote_fractions.png")
-        targets.append(f"results/{survey}/label_efficiency.png")
+        if has_labels("class"):
+            targets.append(f"results/{survey}/label_efficiency.png")
     return targets
 
 

@@ -8,13 +8,8 @@ def search_json():
 
 
 def search_has_classes():
-    """True when retrieval can be scored: `search.class_column` names a label column (null = no metrics)."""
-    return config["search"]["class_column"] is not None
-
-
-def search_labels_option(wildcards, input):
-    """`--labels FILE` for the figure when a label table exists, else nothing."""
-    return f"--labels {input.labels}" if input.labels else ""
+    """True when retrieval can be scored: the run has a class column (labels.class_column)."""
+    return has_labels("class")
 
 
 rule search_index:
@@ -50,6 +45,7 @@ rule search_metrics:
         "results/{survey}/{embedding}/search/metrics.parquet",
     params:
         search=search_json(),
+        labels=labels_json(),
         seed=config["seed"],
     log:
         "logs/search/{survey}.{embedding}.metrics.log",
@@ -63,7 +59,8 @@ rule search_metrics:
         "../../envs/analysis.yaml"
     shell:
         "galssl search-eval --embeddings {input.embeddings} --catalog {input.catalog} --labels {input.labels}"
-        " --method {wildcards.embedding} --search {params.search:q} --seed {params.seed} --out {output} > {log} 2>&1"
+        " --method {wildcards.embedding} --search {params.search:q} --labels-config {params.labels:q}"
+        " --seed {params.seed} --out {output} > {log} 2>&1"
 
 
 rule search_figure:
@@ -86,7 +83,8 @@ rule search_figure:
         survey=lambda w: survey_json(w.survey),
         search=search_json(),
         seed=config["seed"],
-        labels=search_labels_option,
+        labels=labels_option,
+        labels_config=labels_json(),
     log:
         "logs/search/{survey}.{embedding}.figure.log",
     benchmark:
@@ -99,7 +97,8 @@ rule search_figure:
         "../../envs/analysis.yaml"
     shell:
         "galssl plot-search --index {input.index} --catalog {input.catalog} {params.labels} --shards {input.shards}"
-        " --manifest {input.manifest} --survey-config {params.survey:q} --search {params.search:q} --seed {params.seed}"
+        " --manifest {input.manifest} --survey-config {params.survey:q} --search {params.search:q}"
+        " --labels-config {params.labels_config:q} --seed {params.seed}"
         " --title '{wildcards.survey} / {wildcards.embedding}' --out {output} > {log} 2>&1"
 
 
@@ -112,6 +111,8 @@ def search_metric_tables(survey):
 
 def search_targets():
     """Final outputs of the search stage: index, metrics and figure per survey x embedding."""
+    if not search_has_classes():
+        leave_out("search mAP", LABELS.reason("class"))
     targets = []
     for survey in config["surveys"]:
         for embedding in embedding_names():

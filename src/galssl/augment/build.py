@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from astropy.table import Table
 from galssl.augment.base import as_batch
 from galssl.augment.geometry import JitterCrop, RandomRotation, SizeRescale
 from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise
+from galssl.display import FILTER_WAVELENGTH_NM, augmentations_off, has_plain_channels, manifest_is_display
 from galssl.errors import ConfigError
 from galssl.mocksky.instruments import instrument_names, load_instrument
 from galssl.resources import resource_path
@@ -184,6 +185,19 @@ def manifest_sky_mad(manifest: Mapping[str, Any], bands: Sequence[str]) -> list[
     return values
 
 
+def display_wavelengths_nm(survey: str, bands: Sequence[str]) -> tuple[list[float], float | None]:
+    """(wavelength per channel, reference wavelength) for the PSF blur of display images: the instrument's filters
+    when it has every band, else approximate filter wavelengths; plain channels ([red, green, blue], [grey]) get
+    one wavelength, so every channel is blurred alike."""
+    if has_plain_channels(bands):
+        return [1.0] * len(bands), 1.0
+    if survey in instrument_names() and all(band in load_instrument(survey).bands for band in bands):
+        wavelengths = band_wavelengths_nm(survey, bands)
+        reference = load_instrument(survey).reference_band
+        return wavelengths, wavelengths[list(bands).index(reference)] if reference in bands else None
+    return [FILTER_WAVELENGTH_NM[band] for band in bands], None
+
+
 def build_augmentations(config: Mapping[str, Any] | None, bands: Sequence[str], manifest: Mapping[str, Any],
                         survey: str) -> Compose:
     """The training-view pipeline for one survey, in the order light meets them.
@@ -192,8 +206,13 @@ def build_augmentations(config: Mapping[str, Any] | None, bands: Sequence[str], 
     corners), then foreground dust (reddening), then the PSF (blur, on the full cutout so the crop edge sees real
     neighbours), then the crop, and sky noise last (independent per output pixel). ``survey`` is the instrument
     name (sdss, legacy, euclid) that fixes the filters; ``manifest`` is the ingest manifest (for ``sky_mad``).
+    Display images (PNG/JPEG values, not fluxes) get no reddening and no sky-MAD noise: the manifest's
+    ``augmentations_off`` says so (see :func:`galssl.display.augmentations_off`).
     """
     settings = AugmentSettings.from_dict(config)
+    off = augmentations_off(dict(manifest))
+    settings = replace(settings, reddening_ebv=None if "reddening" in off else settings.reddening_ebv,
+                       noise_scale=None if "noise" in off else settings.noise_scale)
     bands = list(bands)
     transforms: list[Transform] = []
     if settings.rotation or settings.flip:
@@ -202,7 +221,10 @@ def build_augmentations(config: Mapping[str, Any] | None, bands: Sequence[str], 
         transforms.append(SizeRescale(settings.rescale))
     if settings.reddening_ebv is not None:
         transforms.append(Reddening(extinction_coefficients(survey, bands), settings.reddening_ebv))
-    if settings.psf_sigma_px is not None:
+    if settings.psf_sigma_px is not None and manifest_is_display(dict(manifest)):
+        wavelengths, reference_nm = display_wavelengths_nm(survey, bands)
+        transforms.append(PSFBlur(wavelengths, settings.psf_sigma_px, reference_nm, settings.psf_wavelength_exponent))
+    elif settings.psf_sigma_px is not None:
         wavelengths = band_wavelengths_nm(survey, bands)
         reference = load_instrument(survey).reference_band
         reference_nm = wavelengths[bands.index(reference)] if reference in bands else None

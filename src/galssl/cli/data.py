@@ -78,7 +78,8 @@ def cmd_catalog(args: argparse.Namespace) -> None:
     table = normalise_catalog(
         args.input, args.out, id_column=section.get("id_column", "object_id"), ra_column=section.get("ra_column", "ra"),
         dec_column=section.get("dec_column", "dec"), split_fractions=section.get("split", {}), seed=args.seed,
-        labels_path=section.get("labels"), match_radius_arcsec=float(section.get("match_radius_arcsec", 1.0)))
+        labels_path=section.get("labels"), match_radius_arcsec=float(section.get("match_radius_arcsec", 1.0)),
+        positions_optional=args.positions_optional)
     print(f"catalogue: {len(table)} objects {table['split'].value_counts().to_dict()} -> {args.out}")
 
 
@@ -95,7 +96,7 @@ def cmd_ingest_shard(args: argparse.Namespace) -> None:
     provider = create_provider(section, context)
     catalog = pd.read_parquet(args.catalog, columns=["object_id", "ra", "dec", "split"])
     ok, failed = ingest_shard(catalog, spec, provider, args.shard, args.shard_size, args.seed, args.out,
-                              args.failures, threads=args.threads)
+                              args.failures, threads=args.threads, max_mask_fraction=args.max_mask_fraction)
     print(f"{args.survey} shard {args.shard}: {ok} objects written, {failed} failed -> {args.out}")
 
 
@@ -105,8 +106,10 @@ def cmd_ingest_manifest(args: argparse.Namespace) -> None:
     section = json.loads(args.survey_config)
     section.setdefault("reproject", args.reproject)
     spec = SurveySpec.from_config(args.survey, section)
-    dataset_hash = config_hash({"seed": args.seed, "survey": section, "catalog": json.loads(args.catalog_config)})
-    manifest = write_manifest(spec, args.shards, args.failures, args.manifest_out, args.failures_out, dataset_hash)
+    dataset_hash = config_hash({"seed": args.seed, "survey": section, "catalog": json.loads(args.catalog_config),
+                                "max_mask_fraction": args.max_mask_fraction})
+    manifest = write_manifest(spec, args.shards, args.failures, args.manifest_out, args.failures_out, dataset_hash,
+                              args.max_mask_fraction)
     print(f"{args.survey}: {manifest['counts']} -> {args.manifest_out}")
 
 
@@ -151,6 +154,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, help="CSV, Parquet or FITS table")
     p.add_argument("--out", required=True)
     p.add_argument("--catalog", default="{}", help="the catalog config section as JSON")
+    p.add_argument("--positions-optional", action="store_true",
+                   help="a table without ra/dec gets NaN positions (every survey matches images by object_id)")
     p.add_argument("--seed", type=int, required=True)
     p.set_defaults(func=cmd_catalog)
 
@@ -167,6 +172,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--failures", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-mask-fraction", type=float, default=0.2,
+                   help="largest share of no-data pixels in a band before an object fails (ingest.max_mask_fraction)")
     p.set_defaults(func=cmd_ingest_shard)
 
     p = verbs.add_parser("ingest-manifest", help="gather shards into the dataset manifest and failures table")
@@ -179,6 +186,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--failures", nargs="+", required=True)
     p.add_argument("--manifest-out", required=True)
     p.add_argument("--failures-out", required=True)
+    p.add_argument("--max-mask-fraction", type=float, default=0.2, help="the ingest threshold, for the manifest")
     p.set_defaults(func=cmd_ingest_manifest)
 
     p = verbs.add_parser("validate-config", help="check a config file against the schema")

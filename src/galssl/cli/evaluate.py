@@ -16,6 +16,12 @@ def _limit_threads(threads: int):
     return threadpool_limits(max(1, threads))
 
 
+def _labels(args: argparse.Namespace):
+    from galssl.labelspec import labels_from_cli
+
+    return labels_from_cli(args.labels_config)
+
+
 def _load(args: argparse.Namespace):
     from galssl.evaluate.labelled import load_labelled
 
@@ -28,7 +34,7 @@ def cmd_probes(args: argparse.Namespace) -> None:
     from galssl.evaluate.probes import ProbeSettings, run_class_probes, run_vote_fraction_probes
     from galssl.io import write_parquet_atomic
 
-    settings = ProbeSettings.from_config(json.loads(args.probes))
+    settings = ProbeSettings.from_config(json.loads(args.probes), _labels(args))
     with _limit_threads(args.threads):
         data = _load(args)
         start = time.perf_counter()
@@ -51,7 +57,7 @@ def cmd_label_efficiency(args: argparse.Namespace) -> None:
     from galssl.evaluate.probes import ProbeSettings
     from galssl.io import write_parquet_atomic
 
-    probes = ProbeSettings.from_config(json.loads(args.probes))
+    probes = ProbeSettings.from_config(json.loads(args.probes), _labels(args))
     settings = LabelEfficiencySettings.from_config(probes.label_efficiency)
     with _limit_threads(args.threads):
         data = _load(args)
@@ -68,7 +74,7 @@ def cmd_photoz(args: argparse.Namespace) -> None:
     from galssl.evaluate.photoz import PhotozSettings, run_photoz
     from galssl.io import write_parquet_atomic
 
-    settings = PhotozSettings.from_config(json.loads(args.photoz))
+    settings = PhotozSettings.from_config(json.loads(args.photoz), _labels(args))
     with _limit_threads(args.threads):
         data = _load(args)
         start = time.perf_counter()
@@ -84,15 +90,13 @@ def cmd_plot_confusion(args: argparse.Namespace) -> None:
 
     from galssl.evaluate.labelled import read_table
     from galssl.io import save_figure_atomic
+    from galssl.labelspec import ResolvedLabels
     from galssl.plots.probes import confusion_figure
 
-    names = None
-    name_column = args.class_column.removesuffix("_class") + "_name"
-    if args.labels:
-        labels = read_table(args.labels, "labels table")
-        if args.class_column in labels.columns and name_column in labels.columns:
-            pairs = labels[[args.class_column, name_column]].dropna().drop_duplicates()
-            names = {int(c): str(n) for c, n in zip(pairs[args.class_column], pairs[name_column])}
+    galaxy10 = ResolvedLabels(class_column="galaxy10_class", class_names="galaxy10_name")
+
+    labels = read_table(args.labels, "labels table") if args.labels else None
+    names = (_labels(args) or galaxy10).class_name_map(labels)
     save_figure_atomic(confusion_figure(pd.read_parquet(args.predictions), names, args.title), args.out)
 
 
@@ -138,16 +142,21 @@ def cmd_plot_photoz_fraction(args: argparse.Namespace) -> None:
 
 
 def _inputs(p: argparse.ArgumentParser) -> None:
+    from galssl.labelspec import add_labels_argument
+
     p.add_argument("--embeddings", required=True, help="results/{survey}/{embedding}/embeddings.parquet")
     p.add_argument("--catalog", required=True, help="results/catalog/catalog.parquet (object_id, split)")
     p.add_argument("--labels", required=True, help="label table joined on object_id")
     p.add_argument("--method", help="name written in the metrics tables (default: the embeddings table's)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
+    add_labels_argument(p)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
+    from galssl.labelspec import add_labels_argument
+
     p = verbs.add_parser("probes", help="class and Galaxy Zoo vote-fraction probes on frozen embeddings")
     _inputs(p)
     p.add_argument("--probes", default="{}", help="the probes config section as JSON")
@@ -171,8 +180,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
 
     p = verbs.add_parser("plot-confusion", help="confusion matrix of every class probe")
     p.add_argument("--predictions", required=True)
-    p.add_argument("--labels", help="label table with <name>_class and <name>_name columns, for class names")
-    p.add_argument("--class-column", default="galaxy10_class")
+    p.add_argument("--labels", help="label table with the class and class-name columns, for class names")
+    add_labels_argument(p)
     p.add_argument("--title", default="")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_plot_confusion)

@@ -14,9 +14,11 @@ def cmd_explorer(args: argparse.Namespace) -> None:
     from galssl.evaluate.search import SearchSettings
     from galssl.explorer.build import ExplorerInputs, build_explorer
     from galssl.explorer.settings import ExplorerSettings
+    from galssl.labelspec import labels_from_cli
 
     faiss.omp_set_num_threads(max(1, args.threads))
-    settings = ExplorerSettings.from_section(json.loads(args.explorer))
+    labels = labels_from_cli(args.labels_config)
+    settings = ExplorerSettings.from_section(json.loads(args.explorer), labels=labels)
     survey_config = json.loads(args.survey_config) if args.survey_config else {}
     manifest = load_manifest(args.manifest)
     survey = args.survey or manifest.get("survey", "")
@@ -24,7 +26,7 @@ def cmd_explorer(args: argparse.Namespace) -> None:
                             shards=args.shards, bands=list(manifest["bands"]), survey=survey,
                             instrument=_instrument(survey_config) if survey_config else survey,
                             embedding=args.embedding or settings.embedding or "")
-    search = SearchSettings.from_section(json.loads(args.search)) if args.search else None
+    search = SearchSettings.from_section(json.loads(args.search), labels) if args.search else None
     summary = build_explorer(inputs, settings, args.seed, args.out_dir, args.title, search)
     print(f"explorer: {summary['points']} of {summary['objects']} galaxies, {summary['k']} neighbours each, "
           f"{summary['sheets']} sprite sheets, coloured by {summary['colour_by']!r} -> {args.out_dir}/index.html")
@@ -32,11 +34,14 @@ def cmd_explorer(args: argparse.Namespace) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
+    from galssl.labelspec import add_labels_argument
+
     p = verbs.add_parser("explorer", help="static galaxy explorer of one embedding's UMAP (opens from file://)")
     p.add_argument("--umap", required=True, help="results/{survey}/{embedding}/maps/umap.parquet")
     p.add_argument("--embeddings", required=True, help="results/{survey}/{embedding}/embeddings.parquet")
     p.add_argument("--catalog", required=True, help="catalogue with object_id, ra, dec")
-    p.add_argument("--labels", required=True, help="label table joined on object_id")
+    p.add_argument("--labels", help="label table joined on object_id (none: a run without labels)")
+    add_labels_argument(p)
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--explorer", default="{}", help="the explorer config section as JSON (default: built-in defaults)")

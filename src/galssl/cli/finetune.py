@@ -34,6 +34,8 @@ def chosen_checkpoint(ckpts: list[str], choice_path: str | None, name: str | Non
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
+    import dataclasses
+
     import torch
 
     from galssl.cli.training import _instrument
@@ -47,7 +49,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
                             manifest=args.manifest, labels=args.labels,
                             settings=FinetuneSettings.from_config(json.loads(args.finetune)),
                             pretrain_section=json.loads(args.pretrain), class_column=args.class_column,
-                            photoz=PhotozSettings.from_config(json.loads(args.photoz)), seed=args.seed,
+                            photoz=dataclasses.replace(PhotozSettings.from_config(json.loads(args.photoz)),
+                                                       redshift_column=args.redshift_column), seed=args.seed,
                             out_dir=Path(args.out_dir), instrument=_instrument(json.loads(args.survey_config)),
                             workers=args.workers)
     run_finetune(inputs)
@@ -73,7 +76,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True, choices=("classes", "photoz"))
     p.add_argument("--finetune", default="{}", help="the finetune config section as JSON")
     p.add_argument("--pretrain", default="{}", help="the pretrain section (its augment) as JSON")
-    p.add_argument("--class-column", default="galaxy10_class")
+    p.add_argument("--class-column", default="galaxy10_class", help="integer class column (labels.class_column)")
+    p.add_argument("--redshift-column", default="redshift", help="redshift column (labels.redshift_column)")
     p.add_argument("--photoz", default="{}", help="the photoz config section as JSON")
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)

@@ -7,9 +7,10 @@ import json
 
 
 def _settings(args: argparse.Namespace):
+    from galssl.labelspec import labels_from_cli
     from galssl.maps.settings import MapsSettings
 
-    return MapsSettings.from_dict(json.loads(args.maps))
+    return MapsSettings.from_dict(json.loads(args.maps), labels_from_cli(args.labels_config))
 
 
 def _instrument(args: argparse.Namespace) -> str:
@@ -88,11 +89,14 @@ def cmd_maps_umap(args: argparse.Namespace) -> None:
 
 
 def _common(p: argparse.ArgumentParser, embeddings: bool = True) -> None:
+    from galssl.labelspec import add_labels_argument
+
     if embeddings:
         p.add_argument("--embeddings", required=True, help="results/{survey}/{embedding}/embeddings.parquet")
         p.add_argument("--name", help="embedding name in tables and titles (default: the embeddings file's folder)")
     p.add_argument("--catalog", required=True, help="catalogue with object_id and split")
-    p.add_argument("--labels", required=True, help="label table joined on object_id (vote fractions, redshift)")
+    p.add_argument("--labels", help="label table joined on object_id (vote fractions, redshift); none = unlabelled")
+    add_labels_argument(p)
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--maps", default="{}", help="the maps config section as JSON (default: built-in defaults)")
@@ -103,6 +107,8 @@ def _common(p: argparse.ArgumentParser, embeddings: bool = True) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
+    from galssl.labelspec import add_labels_argument
+
     p = verbs.add_parser("maps-pca", help="PCA of an embedding: variance, component extremes, Spearman heat map")
     _common(p)
     p.add_argument("--out-dir", required=True)
@@ -117,6 +123,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--pca", required=True, help="pca_alignment.parquet")
     p.add_argument("--sae", required=True, help="sae_alignment.parquet")
     p.add_argument("--maps", default="{}")
+    add_labels_argument(p)
     p.add_argument("--title", default="")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_maps_alignment)

@@ -6,10 +6,11 @@ import argparse
 import json
 
 
-def _settings(text: str | None):
+def _settings(text: str | None, labels_config: str | None = None):
     from galssl.evaluate.search import SearchSettings
+    from galssl.labelspec import labels_from_cli
 
-    return SearchSettings.from_section(json.loads(text) if text else {})
+    return SearchSettings.from_section(json.loads(text) if text else {}, labels_from_cli(labels_config))
 
 
 def _instrument(section: dict) -> str:
@@ -31,7 +32,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     from galssl.evaluate.labelled import read_table
     from galssl.evaluate.search import format_search_table, load_index, resolve_query, search_table
 
-    settings = _settings(args.search)
+    settings = _settings(args.search, args.labels_config)
     index = load_index(args.index)
     catalog = read_table(args.catalog, "catalogue") if args.catalog else None
     labels = read_table(args.labels, "labels table") if args.labels else None
@@ -48,7 +49,7 @@ def cmd_search_eval(args: argparse.Namespace) -> None:
     from galssl.io import write_parquet_atomic
 
     data = load_labelled(args.embeddings, args.catalog, args.labels, args.method)
-    table = search_metrics(data, _settings(args.search), args.seed)
+    table = search_metrics(data, _settings(args.search, args.labels_config), args.seed)
     write_parquet_atomic(table, args.out)
     print(table.to_string(index=False))
 
@@ -58,13 +59,16 @@ def cmd_plot_search(args: argparse.Namespace) -> None:
     from galssl.plots.search import similarity_figure_from_files
 
     figure = similarity_figure_from_files(args.index, args.catalog, args.labels, args.shards, args.manifest,
-                                          _instrument(json.loads(args.survey_config)), _settings(args.search),
+                                          _instrument(json.loads(args.survey_config)),
+                                          _settings(args.search, args.labels_config),
                                           args.seed, args.title)
     save_figure_atomic(figure, args.out)
 
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
+    from galssl.labelspec import add_labels_argument
+
     p = verbs.add_parser("search-index", help="faiss index of L2-normalised embeddings (exact, or IVF/HNSW when large)")
     p.add_argument("--embeddings", required=True, help="embeddings.parquet (object_id, method, vector)")
     p.add_argument("--out", required=True, help="index file (.faiss); its object_ids go to <name>.ids.parquet")
@@ -84,14 +88,16 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--radius-arcsec", type=float,
                    help="largest RA/Dec match distance (default: search.match_radius_arcsec)")
     p.add_argument("--search", help="the search config section as JSON")
+    add_labels_argument(p)
     p.set_defaults(func=cmd_search)
 
     p = verbs.add_parser("search-eval", help="retrieval mAP@k and mAP on the test split (relevant = same class)")
     p.add_argument("--embeddings", required=True)
     p.add_argument("--catalog", required=True, help="results/catalog/catalog.parquet (object_id, split)")
-    p.add_argument("--labels", required=True, help="label table holding search.class_column")
+    p.add_argument("--labels", required=True, help="label table holding labels.class_column")
     p.add_argument("--method", help="name written in the method column (default: the embeddings table's)")
     p.add_argument("--search", help="the search config section as JSON")
+    add_labels_argument(p)
     p.add_argument("--seed", type=int, default=0, help="written in the seed column")
     p.add_argument("--out", required=True, help="tidy metrics Parquet")
     p.set_defaults(func=cmd_search_eval)
@@ -104,6 +110,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", required=True)
     p.add_argument("--survey-config", required=True, help="the surveys.<name> section as JSON (composite bands)")
     p.add_argument("--search", help="the search config section as JSON")
+    add_labels_argument(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the query choice")
     p.add_argument("--title", default="")
     p.add_argument("--out", required=True)

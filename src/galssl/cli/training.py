@@ -6,6 +6,7 @@ import argparse
 import json
 
 from galssl.errors import GalsslError
+from galssl.labelspec import add_labels_argument
 
 
 def _instrument(section: dict) -> str:
@@ -22,7 +23,7 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
     inputs = PretrainInputs(survey=args.survey, method=args.method, shards=args.shards, manifest=args.manifest,
                             labels=args.labels, section=section, seed=args.seed, out_dir=Path(args.out_dir),
                             instrument=_instrument(json.loads(args.survey_config)), workers=args.workers,
-                            train_ids=args.train_ids)
+                            train_ids=args.train_ids, class_column=args.class_column)
     import torch
 
     torch.set_num_threads(max(1, args.threads))
@@ -92,6 +93,16 @@ def cmd_plot_augmentations(args: argparse.Namespace) -> None:
                                                        _instrument(json.loads(args.survey_config)), args.seed), args.out)
 
 
+def cmd_plot_cutouts(args: argparse.Namespace) -> None:
+    from galssl.io import save_figure_atomic
+    from galssl.plots.cutouts import cutouts_figure_from_files
+
+    figure = cutouts_figure_from_files(args.shards, args.manifest, args.labels, args.labels_config, args.crop,
+                                       args.seed, args.survey, _instrument(json.loads(args.survey_config)),
+                                       args.per_split, args.per_class)
+    save_figure_atomic(figure, args.out)
+
+
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
     p = verbs.add_parser("pretrain", help="train one method on a survey's shards -> encoder.ckpt, metrics.csv")
@@ -102,6 +113,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--labels", help="label table joined on object_id (supervised baseline, online probe)")
+    p.add_argument("--class-column", default="galaxy10_class",
+                   help="integer class column of --labels (labels.class_column)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--threads", type=int, default=1)
@@ -156,3 +169,17 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_plot_augmentations)
+
+    p = verbs.add_parser("plot-cutouts", help="gallery of ingested cutouts as the encoders see them (sample per split)")
+    p.add_argument("--shards", nargs="+", required=True)
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--labels", help="label table joined on object_id (rows by class when it has the class column)")
+    add_labels_argument(p)
+    p.add_argument("--crop", type=int, required=True, help="side of the encoders' centre crop in pixels (outlined)")
+    p.add_argument("--survey", required=True)
+    p.add_argument("--survey-config", required=True, help="the surveys.<name> section as JSON")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-split", type=int, default=8, help="cutouts per split without classes")
+    p.add_argument("--per-class", type=int, default=3, help="cutouts per class and split with a class column")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_plot_cutouts)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader
 
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError
 from galssl.evaluate import metrics
 from galssl.evaluate.label_efficiency import nested_stratified_order
@@ -29,7 +29,7 @@ def labelled_train_objects(shards: list[str], labels_path: str | os.PathLike, cl
     ids = pd.concat([pq.read_table(path, columns=["object_id", "split"]).to_pandas() for path in shards])
     labels = read_table(labels_path, "labels table")
     if class_column not in labels.columns:
-        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set probes.class_column")
+        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set labels.class_column")
     table = ids[ids["split"] == "train"].merge(labels[["object_id", class_column]], on="object_id", how="inner")
     table["label"] = pd.to_numeric(table[class_column], errors="coerce").fillna(-1).astype(np.int64)
     return table.loc[table["label"] >= 0, ["object_id", "label"]].sort_values("object_id").reset_index(drop=True)
@@ -52,11 +52,11 @@ def classify_split(method: torch.nn.Module, crop: int, shards: list[str], manife
     """(true, predicted) classes of every labelled object of ``split`` from a supervised method's head."""
     labels = read_table(labels_path, "labels table")
     if class_column not in labels.columns:
-        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set probes.class_column")
+        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set labels.class_column")
     labels = labels[["object_id", class_column]].set_index("object_id")
     dataset = ShardDataset(shards, splits=(split,), labels=labels, label_column=class_column,
                            transform=lambda image, generator: centre_crop(image, crop),
-                           normalise=AsinhNormalise.from_manifest(load_manifest(manifest_path)))
+                           normalise=normaliser_from_manifest(load_manifest(manifest_path)))
     method.eval()
     truth, guess = [], []
     for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate):

@@ -8,6 +8,7 @@ evaluated; every test galaxy with a redshift is scored.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_ro
 
 @dataclass(frozen=True)
 class PhotozSettings:
-    """The ``photoz`` config section (defaults = the schema's)."""
+    """The ``photoz`` config section (defaults = the schema's), with ``redshift_column`` from ``labels``."""
 
     redshift_column: str = "redshift"
     n_bins: int = 180
@@ -37,10 +38,16 @@ class PhotozSettings:
     seeds: int = 1
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "PhotozSettings":
-        """Build from the config section; unknown keys or z_min >= z_max are a ConfigError."""
+    def from_config(cls, section: dict | None, labels: Any = None) -> "PhotozSettings":
+        """Build from the config section and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
+        column `redshift`); unknown keys, z_min >= z_max or no redshift column are a ConfigError."""
         section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls)), "photoz")
+        reject_unknown_keys(section, (f.name for f in fields(cls) if f.name != "redshift_column"), "photoz")
+        if labels is not None:
+            if labels.redshift_column is None:
+                raise ConfigError("config error: the run has no redshift column (labels.redshift_column), so there "
+                                  "is no photo-z to fit; name the spectroscopic redshift column")
+            section["redshift_column"] = labels.redshift_column
         if "train_fractions" in section:
             section["train_fractions"] = tuple(section["train_fractions"])
         settings = cls(**section)
@@ -193,13 +200,13 @@ def run_photoz(data: LabelledEmbeddings, settings: PhotozSettings, seed: int,
                log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit at every train fraction and seed; (tidy metrics on test with n_labels = train galaxies used, test
     predictions object_id/z_spec/z_phot/pit/crps of the full-train fit of the first seed)."""
-    z = pd.to_numeric(pd.Series(data.column(settings.redshift_column, "the label table (photoz.redshift_column)")),
+    z = pd.to_numeric(pd.Series(data.column(settings.redshift_column, "the label table (labels.redshift_column)")),
                       errors="coerce").to_numpy(dtype=float)
     has_z = np.isfinite(z)
     split = data.split
     train, val, test = (has_z & (split == s) for s in ("train", "val", "test"))
     if train.sum() < 2 or test.sum() == 0:
-        raise DataError(f"photoz.redshift_column {settings.redshift_column!r}: need train and test galaxies with a "
+        raise DataError(f"labels.redshift_column {settings.redshift_column!r}: need train and test galaxies with a "
                         f"redshift (got {int(train.sum())} train, {int(test.sum())} test)")
     x_train, x_val, x_test = standardise(data.vectors[train], data.vectors[val], data.vectors[test])
     z_train, z_val, z_test = z[train], z[val], z[test]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,13 +25,17 @@ from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_ro
 from galssl.gztree import DecisionTree, fraction_column, total_column
 
 CLASSIFIERS = ("logistic", "knn", "mlp")
+LABEL_FIELDS = ("class_column", "gz_tree")
+"""ProbeSettings fields that come from the `labels` section (labels.class_column, labels.votes), not `probes`."""
+PREDICTION_COLUMNS = ["object_id", "probe", "true_class", "predicted_class"]
 
 
 @dataclass(frozen=True)
 class ProbeSettings:
-    """The ``probes`` config section (defaults = the schema's)."""
+    """The ``probes`` config section (defaults = the schema's), with the label columns of the ``labels`` section:
+    ``class_column`` (None = no class probes) and ``gz_tree`` (None = no vote-fraction probes)."""
 
-    class_column: str = "galaxy10_class"
+    class_column: str | None = "galaxy10_class"
     classifiers: tuple[str, ...] = CLASSIFIERS
     logistic_c: tuple[float, ...] = (0.01, 0.1, 1.0)
     knn_k: tuple[int, ...] = (5, 15, 50)
@@ -44,10 +49,13 @@ class ProbeSettings:
     label_efficiency: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "ProbeSettings":
-        """Build from the config section; unknown keys are a ConfigError."""
+    def from_config(cls, section: dict | None, labels: Any = None) -> "ProbeSettings":
+        """Build from the config section and the resolved labels (a galssl.labelspec.ResolvedLabels; None = the
+        Galaxy10 class column and the Galaxy Zoo 2 tree); unknown keys are a ConfigError."""
         section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls)), "probes")
+        reject_unknown_keys(section, (f.name for f in fields(cls) if f.name not in LABEL_FIELDS), "probes")
+        if labels is not None:
+            section.update(class_column=labels.class_column, gz_tree=labels.vote_tree)
         for key in ("classifiers", "logistic_c", "knn_k", "mlp_alpha", "soft_l2", "gz_questions"):
             if section.get(key) is not None:
                 section[key] = tuple(section[key])
@@ -98,21 +106,27 @@ def fit_selected(kind: str, settings: ProbeSettings, x_train: np.ndarray, y_trai
 
 def class_labels(data: LabelledEmbeddings, column: str) -> np.ndarray:
     """Integer classes of the column; -1 or missing (non-galaxies, unlabelled) stay -1."""
-    raw = pd.to_numeric(pd.Series(data.column(column, "the label table (probes.class_column)")), errors="coerce")
+    if column is None:
+        raise ConfigError("config error: labels.class_column is null, so there are no classes to fit; name the "
+                          "integer class column of the label table")
+    raw = pd.to_numeric(pd.Series(data.column(column, "the label table (labels.class_column)")), errors="coerce")
     return raw.fillna(-1).astype("int64").to_numpy()
 
 
 def run_class_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: int,
                      log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every configured classifier on the class column: (tidy metrics, test predictions object_id/probe/true/
-    predicted). Objects with class −1 (non-galaxies) are left out of every split."""
+    predicted). Objects with class −1 (non-galaxies) are left out of every split. Without a class column (votes
+    only) both tables are empty, with their columns."""
+    if settings.class_column is None:
+        return metric_frame([]), pd.DataFrame(columns=PREDICTION_COLUMNS)
     y = class_labels(data, settings.class_column)
     keep = y >= 0
     split = data.split[keep]
     y = y[keep]
     train, val, test = (split == "train"), (split == "val"), (split == "test")
     if len(np.unique(y[train])) < 2:
-        raise DataError(f"probes.class_column {settings.class_column!r}: the train split needs at least two "
+        raise DataError(f"labels.class_column {settings.class_column!r}: the train split needs at least two "
                         f"classes with labels >= 0 (got {len(np.unique(y[train]))})")
     x = data.vectors[keep]
     x_train, x_val, x_test = standardise(x[train], x[val], x[test])
@@ -130,8 +144,7 @@ def run_class_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: in
             if name == "test":
                 predictions.append(pd.DataFrame({"object_id": data.object_ids[keep][test], "probe": kind,
                                                  "true_class": ys, "predicted_class": guess}))
-    frame = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(
-        columns=["object_id", "probe", "true_class", "predicted_class"])
+    frame = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=PREDICTION_COLUMNS)
     return metric_frame(rows), frame
 
 
@@ -204,6 +217,12 @@ def question_fractions(data: LabelledEmbeddings, tree: DecisionTree, question: s
     return mask, fractions, answers
 
 
+def _has_votes(data: LabelledEmbeddings, question) -> bool:
+    """True when the label table has the question's total and every answer's fraction column."""
+    wanted = [total_column(question.name)] + [fraction_column(question.name, a) for a in question.answers]
+    return all(column in data.labels.columns for column in wanted)
+
+
 def run_vote_fraction_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: int,
                              log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One soft-label probe per question: (tidy metrics per answer on test, test predictions object_id/question/
@@ -212,7 +231,8 @@ def run_vote_fraction_probes(data: LabelledEmbeddings, settings: ProbeSettings, 
         return metric_frame([]), pd.DataFrame(columns=["object_id", "question", "answer", "true_fraction",
                                                        "predicted_fraction"])
     tree = DecisionTree.load(settings.gz_tree)
-    questions = settings.gz_questions or tuple(q.name for q in tree.questions)
+    # Every question the table has votes for (a table may hold part of a tree); questions asked for by name must exist.
+    questions = settings.gz_questions or tuple(q.name for q in tree.questions if _has_votes(data, q))
     for question in questions:
         tree.question(question)  # a ConfigError naming the tree's questions, before any fit
     rows, predictions = [], []

@@ -39,13 +39,15 @@ RANKING_CELLS = 1 << 25
 
 @dataclasses.dataclass(frozen=True)
 class SearchSettings:
-    """The ``search`` config section (see workflow/schemas/config.schema.yaml for each key's meaning)."""
+    """The ``search`` config section (see workflow/schemas/config.schema.yaml for each key's meaning), with the class
+    column and class-name column of the ``labels`` section."""
 
     k: int = 10
     map_k: int = 5
     database: str = "all"
     class_column: str | None = "galaxy10_class"
     name_column: str | None = "galaxy10_name"
+    redshift_column: str | None = "redshift"
     approximate_above: int = 200_000
     approximate_index: str = "ivf"
     nlist: int = 1024
@@ -58,10 +60,15 @@ class SearchSettings:
     figure_neighbours: int = 7
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any] | None) -> SearchSettings:
-        """Settings from the config mapping; unknown keys are a ConfigError."""
+    def from_section(cls, section: Mapping[str, Any] | None, labels: Any = None) -> SearchSettings:
+        """Settings from the config mapping and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
+        Galaxy10 columns); unknown keys are a ConfigError."""
         section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls)), "search")
+        label_fields = ("class_column", "name_column", "redshift_column")
+        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls) if f.name not in label_fields), "search")
+        if labels is not None:
+            section.update(class_column=labels.class_column, name_column=labels.class_name_column,
+                           redshift_column=labels.redshift_column)
         settings = cls(**section)
         if settings.database not in ("all", "test"):
             raise ConfigError(f"config error: search.database must be all or test (got {settings.database!r})")
@@ -234,6 +241,10 @@ def resolve_query(index: SearchIndex, object_id: str | None, ra_deg: float | Non
         if column not in catalog.columns:
             raise DataError(f"the catalogue has no {column!r} column; give results/catalog/catalog.parquet")
     indexed = catalog[catalog["object_id"].astype(str).isin(set(index.object_ids))]
+    if len(indexed) and not np.isfinite(pd.to_numeric(indexed["ra"], errors="coerce")).any():
+        from galssl.catalog import NO_POSITIONS
+
+        raise DataError(f"{NO_POSITIONS}, so it cannot be searched by --ra/--dec; query by --id")
     return nearest_object(ra_deg, dec_deg, indexed, radius_arcsec)
 
 
@@ -317,7 +328,7 @@ def search_metrics(data: LabelledEmbeddings, settings: SearchSettings, seed: int
     n_labels is the number of labelled objects in the search database.
     """
     if settings.class_column is None:
-        raise ConfigError("config error: search.class_column is null, so there is no class to score retrieval with; "
+        raise ConfigError("config error: labels.class_column is null, so there is no class to score retrieval with; "
                           "set it to a label column")
     classes = data.column(settings.class_column)
     known = known_classes(classes)
@@ -370,8 +381,8 @@ def search_table(index: SearchIndex, object_id: str, k: int, catalog: pd.DataFra
     if labels is not None:
         table = labels.set_index(labels["object_id"].astype(str))
         name = settings.name_column if settings.name_column in table.columns else settings.class_column
-        for column, title in ((name, "class"), ("redshift", "redshift")):
-            if column in table.columns:
+        for column, title in ((name, "class"), (settings.redshift_column, "redshift")):
+            if column is not None and column in table.columns:
                 frame[title] = table[column].reindex(frame["object_id"]).to_numpy()
     if catalog is not None:
         table = catalog.set_index(catalog["object_id"].astype(str))

@@ -41,7 +41,7 @@ class ExplorerInputs:
     umap: str | os.PathLike
     embeddings: str | os.PathLike
     catalog: str | os.PathLike
-    labels: str | os.PathLike
+    labels: str | os.PathLike | None
     shards: Sequence[str | os.PathLike]
     bands: Sequence[str]
     survey: str

@@ -22,14 +22,25 @@ class ExplorerSettings:
     colour_by: str | None = None
     tooltip_columns: tuple[str, ...] | None = None
     columns: tuple[str, ...] | None = None
+    # From the `labels` section (galssl.labelspec.ResolvedLabels), not from `explorer`: what the map opens coloured
+    # by and shows on hover when colour_by / tooltip_columns are null.
+    class_column: str | None = "galaxy10_class"
+    class_name_column: str | None = "galaxy10_name"
+    redshift_column: str | None = "redshift"
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any] | None,
-                     embeddings: Sequence[str] | None = None) -> ExplorerSettings:
-        """Settings from the config mapping. ``embeddings``: the names the run produces; the chosen embedding must
-        be one of them. Unknown keys and bad values are a one-line ConfigError."""
+    def from_section(cls, section: Mapping[str, Any] | None, embeddings: Sequence[str] | None = None,
+                     labels: Any = None) -> ExplorerSettings:
+        """Settings from the config mapping and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
+        Galaxy10 columns). ``embeddings``: the names the run produces; the chosen embedding must be one of them.
+        Unknown keys and bad values are a one-line ConfigError."""
         section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls)), "explorer")
+        label_fields = ("class_column", "class_name_column", "redshift_column")
+        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls) if f.name not in label_fields),
+                            "explorer")
+        if labels is not None:
+            section.update(class_column=labels.class_column, class_name_column=labels.class_name_column,
+                           redshift_column=labels.redshift_column)
         for key in ("tooltip_columns", "columns"):
             if section.get(key) is not None:
                 section[key] = tuple(str(name) for name in section[key])

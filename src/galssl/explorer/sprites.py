@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
+from galssl.display import shards_are_display
 from galssl.errors import DataError
 from galssl.plots.composite import image_rgb
 from galssl.shards import IMAGE_DTYPE, image_shape
@@ -32,10 +33,10 @@ class SpriteSheets:
     tiles_per_side: int
 
 
-def thumbnail(image: np.ndarray, bands: Sequence[str], survey: str, tile_px: int) -> np.ndarray:
-    """uint8 (tile_px, tile_px, 3): the Lupton colour composite of one (bands, H, W) cutout, resampled (Lanczos)
-    to the tile size when the cutout is another size."""
-    rgb = image_rgb(image, list(bands), survey)
+def thumbnail(image: np.ndarray, bands: Sequence[str], survey: str, tile_px: int, display: bool = False) -> np.ndarray:
+    """uint8 (tile_px, tile_px, 3): the Lupton colour composite of one (bands, H, W) cutout (``display``: the display
+    image as it is), resampled (Lanczos) to the tile size when the cutout is another size."""
+    rgb = image_rgb(image, list(bands), survey, display)
     if rgb.shape[0] == tile_px and rgb.shape[1] == tile_px:
         return rgb
     return np.asarray(Image.fromarray(rgb).resize((tile_px, tile_px), Image.Resampling.LANCZOS))
@@ -86,13 +87,14 @@ def write_sprite_sheets(shards: Sequence[str | os.PathLike], object_ids: Sequenc
     pixels = np.zeros((side, side, 3), dtype=np.uint8)
     sheets: list[dict] = []
     count = 0
+    display = shards_are_display(shards)
     for object_id, image in _stream_images(shards, set(row_of)):
         row = row_of[object_id]
         if tile[row] >= 0:  # an object in two shards keeps its first tile
             continue
         _, column, line = tile_position(count, tiles_per_side)
         pixels[line * tile_px:(line + 1) * tile_px, column * tile_px:(column + 1) * tile_px] = \
-            thumbnail(image, bands, survey, tile_px)
+            thumbnail(image, bands, survey, tile_px, display)
         tile[row] = count
         count += 1
         if count % per_sheet == 0:

@@ -14,6 +14,7 @@ import pandas as pd
 from galssl.errors import DataError
 from galssl.explorer.settings import ExplorerSettings
 from galssl.maps.align import VOTE_FRACTION, labels_for
+from galssl.maps.inputs import read_labels
 
 MAX_CATEGORIES = 64
 """A text column with more distinct values than this is shown in the tooltip but cannot colour the map."""
@@ -21,8 +22,10 @@ MAX_CATEGORIES = 64
 MAX_INTEGER_CATEGORIES = 24
 """An integer column with at most this many distinct values (classes, arm counts) is coloured as categories."""
 
-CLASS_NAME_COLUMNS = ("galaxy10_name", "galaxy10_class", "object_type")
-"""Columns the map is coloured by when ``explorer.colour_by`` is null (the first one the labels have)."""
+def class_columns(settings: ExplorerSettings) -> list[str]:
+    """Columns the map is coloured by when ``explorer.colour_by`` is null (the first one the labels have): the
+    class names, the class, the mock sky's object type."""
+    return [name for name in (settings.class_name_column, settings.class_column, "object_type") if name]
 
 TOOLTIP_VOTES = 4
 """Vote fractions shown on hover when ``explorer.tooltip_columns`` is null (the first ones of the table)."""
@@ -47,9 +50,10 @@ def choose_points(n_objects: int, max_points: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_objects, size=max_points, replace=False))
 
 
-def load_points(umap_path: str | os.PathLike, catalog_path: str | os.PathLike, labels_path: str | os.PathLike,
-                settings: ExplorerSettings, seed: int) -> ExplorerPoints:
-    """Read ``umap.parquet`` (object_id, split, x, y), join the labels and the catalogue's ra/dec, subsample."""
+def load_points(umap_path: str | os.PathLike, catalog_path: str | os.PathLike,
+                labels_path: str | os.PathLike | None, settings: ExplorerSettings, seed: int) -> ExplorerPoints:
+    """Read ``umap.parquet`` (object_id, split, x, y), join the labels (None = a run without labels) and the
+    catalogue's ra/dec, subsample."""
     umap = pd.read_parquet(umap_path)
     for column in ("object_id", "x", "y"):
         if column not in umap.columns:
@@ -59,7 +63,7 @@ def load_points(umap_path: str | os.PathLike, catalog_path: str | os.PathLike, l
     n_objects = len(umap)
     umap = umap.iloc[choose_points(len(umap), settings.max_points, seed)].reset_index(drop=True)
     object_ids = umap["object_id"].astype(str).tolist()
-    labels = labels_for(object_ids, pd.read_parquet(labels_path))
+    labels = labels_for(object_ids, read_labels(labels_path))
     catalog = pd.read_parquet(catalog_path)
     positions = catalog.drop_duplicates("object_id").set_index("object_id").reindex(object_ids)
     ra_dec = positions[["ra", "dec"]].to_numpy(float) if {"ra", "dec"} <= set(positions.columns) \
@@ -147,7 +151,7 @@ def default_colour_by(points: ExplorerPoints, settings: ExplorerSettings) -> str
             raise DataError(f"explorer.colour_by: {settings.colour_by!r} is not a label column that can colour the "
                             f"map (choose one of: {', '.join(colourable[:8])}{', ...' if len(colourable) > 8 else ''})")
         return settings.colour_by
-    for column in CLASS_NAME_COLUMNS:
+    for column in class_columns(settings):
         if column in colourable:
             return column
     return colourable[0] if colourable else ""
@@ -162,9 +166,10 @@ def default_tooltip(points: ExplorerPoints, settings: ExplorerSettings) -> list[
             raise DataError(f"explorer.tooltip_columns: {missing[0]!r} is not a label column of the explorer "
                             f"(it has {len(columns)} columns, e.g. {', '.join(columns[:5])})")
         return list(settings.tooltip_columns)
-    chosen = [column for column in ("galaxy10_name", "object_type", "redshift") if column in columns]
-    if "galaxy10_name" not in chosen and "galaxy10_class" in columns:
-        chosen.insert(0, "galaxy10_class")
+    names, classes = settings.class_name_column, settings.class_column
+    chosen = [column for column in (names, "object_type", settings.redshift_column) if column and column in columns]
+    if names not in chosen and classes and classes in columns:
+        chosen.insert(0, classes)
     return chosen + [column for column in columns if VOTE_FRACTION.match(column)][:TOOLTIP_VOTES]
 
 

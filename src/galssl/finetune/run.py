@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from galssl.augment import build_augmentations
 from galssl.augment.views import BatchViews
 from galssl.checkpoint import load_encoder
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, collate, load_manifest
+from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError, GalsslError
 from galssl.evaluate.labelled import metric_frame, metric_rows
 from galssl.evaluate.photoz import PhotozSettings
@@ -109,7 +109,7 @@ def run_finetune(inputs: FinetuneInputs, log=print) -> pd.DataFrame:
                         f"{task.column!r} (got {len(val_ids)} val, {len(test_ids)} test)")
     features = EncoderFeatures(method)
     head = task.head(features.embedding_dim, train_ids)
-    normalise = AsinhNormalise.from_manifest(manifest)
+    normalise = normaliser_from_manifest(manifest)
     augment = training_augment(settings.augment, inputs.pretrain_section, bands, manifest, inputs.instrument, crop,
                                image_size)
     labels = task.dataset_labels()

@@ -1,8 +1,8 @@
 """The two fine-tuning tasks: which galaxies and labels they train on, their head, loss and scores.
 
-* ``classes``: integer classes of ``probes.class_column`` (-1 or missing = not a galaxy, left out); a linear head,
+* ``classes``: integer classes of ``labels.class_column`` (-1 or missing = not a galaxy, left out); a linear head,
   cross-entropy (``galssl.methods.supervised.masked_class_loss``); accuracy and macro F1.
-* ``photoz``: redshifts of ``photoz.redshift_column`` (NaN = none); the photo-z stage's head over ``photoz.n_bins``
+* ``photoz``: redshifts of ``labels.redshift_column`` (NaN = none); the photo-z stage's head over ``photoz.n_bins``
   bins (``BinnedRedshiftClassifier``: same layers, prior-initialised output bias, Gaussian-smoothed targets);
   z_phot = E[z]; bias, σ_MAD, η, CRPS (and the PIT's KS distance) from ``galssl.evaluate.photoz.photoz_scores``.
 """
@@ -55,8 +55,8 @@ class ClassTask:
 
     @classmethod
     def load(cls, labels_path: str | os.PathLike, column: str) -> "ClassTask":
-        """Read ``column`` of the label table (config key ``probes.class_column``)."""
-        classes = _label_column(labels_path, column, "probes.class_column").fillna(-1).astype(np.int64)
+        """Read ``column`` of the label table (config key ``labels.class_column``)."""
+        classes = _label_column(labels_path, column, "labels.class_column").fillna(-1).astype(np.int64)
         if int(classes.max()) < 1:
             raise DataError(f"labels table {labels_path}: column {column!r} has fewer than two classes >= 0")
         return cls(str(labels_path), column, classes)
@@ -115,8 +115,8 @@ class PhotozTask:
 
     @classmethod
     def load(cls, labels_path: str | os.PathLike, settings: PhotozSettings) -> "PhotozTask":
-        """Read ``photoz.redshift_column`` of the label table."""
-        return cls(settings, _label_column(labels_path, settings.redshift_column, "photoz.redshift_column"))
+        """Read ``labels.redshift_column`` of the label table."""
+        return cls(settings, _label_column(labels_path, settings.redshift_column, "labels.redshift_column"))
 
     @property
     def column(self) -> str:
@@ -135,7 +135,7 @@ class PhotozTask:
         """Every train galaxy with a redshift, or a random ``n_labels`` of them (the photo-z stage's subsets)."""
         ids = self.known_ids(shards, "train")
         if len(ids) < 2:
-            raise DataError(f"photoz.redshift_column {self.column!r}: fewer than two train galaxies with a redshift")
+            raise DataError(f"labels.redshift_column {self.column!r}: fewer than two train galaxies with a redshift")
         if n_labels is None or n_labels >= len(ids):
             return ids
         chosen = training_subsets(len(ids), (n_labels / len(ids),), seed)[n_labels / len(ids)]

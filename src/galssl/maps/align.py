@@ -23,19 +23,15 @@ VOTE_FRACTION = re.compile(r"^.+__.+_fraction$")
 
 
 def vote_fraction_columns(labels: pd.DataFrame, requested: Sequence[str] | None = None) -> list[str]:
-    """The vote-fraction columns to align with: ``requested`` (each must exist), else every column named
-    ``<question>__<answer>_fraction``."""
+    """The vote-fraction columns to align with: ``requested`` (each must exist; empty = none), else every column
+    named ``<question>__<answer>_fraction`` (possibly none)."""
     if requested is not None:
         missing = [column for column in requested if column not in labels.columns]
         if missing:
-            raise DataError(f"maps.vote_columns: column {missing[0]!r} is not in the labels table "
+            raise DataError(f"labels.votes: column {missing[0]!r} is not in the labels table "
                             f"(it has {len(labels.columns)} columns; vote fractions are named <question>__<answer>_fraction)")
         return list(requested)
-    columns = [column for column in labels.columns if VOTE_FRACTION.match(str(column))]
-    if not columns:
-        raise DataError("the labels table has no vote-fraction columns named <question>__<answer>_fraction: "
-                        "give them in maps.vote_columns")
-    return columns
+    return [column for column in labels.columns if VOTE_FRACTION.match(str(column))]
 
 
 def labels_for(object_ids: Sequence[str], labels: pd.DataFrame) -> pd.DataFrame:
@@ -44,17 +40,20 @@ def labels_for(object_ids: Sequence[str], labels: pd.DataFrame) -> pd.DataFrame:
         raise DataError("the labels table has no object_id column")
     table = labels.drop_duplicates("object_id").set_index("object_id")
     aligned = table.reindex(pd.Index(list(object_ids), name="object_id"))
-    if len(object_ids) and not table.index.isin(list(object_ids)).any():
+    if len(object_ids) and len(table) and not table.index.isin(list(object_ids)).any():
         raise DataError("no object_id of the embeddings is in the labels table: are they from the same catalogue?")
     return aligned.reset_index()
 
 
 def alignment_targets(labels: pd.DataFrame, vote_columns: Sequence[str] | None = None,
                       redshift_column: str | None = "redshift") -> tuple[list[str], np.ndarray]:
-    """(names, (N, T) float matrix): the vote fractions, then the redshift when the table has that column."""
+    """(names, (N, T) float matrix): the vote fractions, then the redshift when the table has that column; (N, 0)
+    when there is nothing to align with."""
     names = vote_fraction_columns(labels, vote_columns)
     if redshift_column and redshift_column in labels.columns:
         names.append(redshift_column)
+    if not names:
+        return [], np.zeros((len(labels), 0))
     matrix = labels[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     return names, matrix
 

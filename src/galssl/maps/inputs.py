@@ -40,16 +40,17 @@ class MapInputs:
         return self.split == split
 
 
-def load_inputs(embeddings: str | os.PathLike, catalog: str | os.PathLike, labels: str | os.PathLike,
+def load_inputs(embeddings: str | os.PathLike, catalog: str | os.PathLike, labels: str | os.PathLike | None,
                 settings: MapsSettings, embedding: str | None = None) -> MapInputs:
-    """Read and join; the embedding name defaults to the embeddings file's folder (results/<survey>/<name>/...)."""
+    """Read and join; the embedding name defaults to the embeddings file's folder (results/<survey>/<name>/...).
+    ``labels`` None = a run without labels: no alignment targets, every object taken as a galaxy."""
     object_ids, vectors = read_embeddings(embeddings)
     if not len(object_ids):
         raise DataError(f"{embeddings}: the embeddings table is empty")
     if not np.all(np.isfinite(vectors)):
         raise DataError(f"{embeddings}: the embeddings hold NaN or infinite values; re-run the embed rule")
     split = _splits(object_ids, pd.read_parquet(catalog, columns=None), catalog)
-    table = labels_for(object_ids, pd.read_parquet(labels))
+    table = labels_for(object_ids, read_labels(labels))
     names, targets = alignment_targets(table, settings.vote_columns, settings.redshift_column)
     truth_names, truth = truth_targets(table, settings.truth_columns)
     is_galaxy = (table["object_type"] == "galaxy").to_numpy() if "object_type" in table.columns \
@@ -58,6 +59,15 @@ def load_inputs(embeddings: str | os.PathLike, catalog: str | os.PathLike, label
     return MapInputs(embedding=name, object_ids=list(object_ids), vectors=vectors, split=split, labels=table,
                      is_galaxy=is_galaxy, target_names=names, targets=targets,
                      truth_names=truth_names, truth=truth)
+
+
+def read_labels(path: str | os.PathLike | None) -> pd.DataFrame:
+    """The label table (object_id as text), or an empty one with only object_id when the run has no labels."""
+    if path is None:
+        return pd.DataFrame({"object_id": pd.Series([], dtype=object)})
+    from galssl.evaluate.labelled import read_table
+
+    return read_table(path, "labels table")
 
 
 def _splits(object_ids: Sequence[str], catalog: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from galssl.display import shards_are_display
 from galssl.io import atomic_path, save_figure_atomic, write_parquet_atomic
 from galssl.maps.align import (TRUTH_PREFIX, alignment_table, best_per_feature, best_per_target, rho_matrix,
                                spearman_alignment)
@@ -77,7 +78,8 @@ def _n_labelled(inputs: MapInputs, rows: np.ndarray) -> int:
 
 def run_pca(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str | os.PathLike, shards: list[str],
             bands: Sequence[str], instrument: str) -> pd.DataFrame:
-    """PCA stage: pca_scores / pca_variance / pca_alignment / pca_metrics tables and three figures."""
+    """PCA stage: pca_scores / pca_variance / pca_alignment / pca_metrics tables and three figures (two when there is
+    no vote fraction or redshift to draw the Spearman heat map of)."""
     from galssl.plots.maps_pca import extremes_figure, spearman_heatmap, variance_figure
 
     out = Path(out_dir)
@@ -96,14 +98,17 @@ def run_pca(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str |
     write_parquet_atomic(alignment_table(rho, names, "pca"), out / "pca_alignment.parquet")
     save_figure_atomic(variance_figure(result.explained_variance_ratio, f"{title}: PCA explained variance (train split)"),
                        out / "pca_variance.png")
-    save_figure_atomic(spearman_heatmap(rho[:, :votes], inputs.target_names, f"{title}: Spearman ρ of principal components with "
-                                        "vote fractions and redshift (test split)"), out / "pca_spearman.png")
+    if inputs.target_names:  # nothing to correlate with (no votes, no redshift): no heat map
+        save_figure_atomic(spearman_heatmap(rho[:, :votes], inputs.target_names, f"{title}: Spearman ρ of principal "
+                                            "components with vote fractions and redshift (test split)"),
+                           out / "pca_spearman.png")
     shown = result.scores[:, : settings.pca.n_show]
     negative, positive = component_extremes(shown, settings.pca.n_extreme, inputs.is_galaxy)
     rows = np.unique(np.concatenate([negative.ravel(), positive.ravel()]))
     images = read_images_for(shards, [inputs.object_ids[i] for i in rows])
     save_figure_atomic(extremes_figure(images, negative, positive, shown, result.explained_variance_ratio, bands,
-                                       instrument, f"{title}: galaxies at the ends of the top principal components"),
+                                       instrument, f"{title}: galaxies at the ends of the top principal components",
+                                       shards_are_display(shards)),
                        out / "pca_extremes.png", dpi=110)
     n_labels = _n_labelled(inputs, test)
     metrics = alignment_rows("pca", rho, names, settings.redshift_column, n_labels)
@@ -126,7 +131,8 @@ def save_sae(path: str | os.PathLike, model, history) -> None:
 
 def run_sae(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str | os.PathLike, shards: list[str],
             bands: Sequence[str], instrument: str) -> pd.DataFrame:
-    """SAE stage: sae.pt, sparse activations, per-feature table, alignment, metrics and two galaxy-grid figures."""
+    """SAE stage: sae.pt, sparse activations, per-feature table, alignment, metrics and two galaxy-grid figures (the
+    label-aligned one only when there are votes or a redshift to align with)."""
     out = Path(out_dir)
     torch.manual_seed(seed)
     model, history = train_sae(inputs.vectors[inputs.rows("train")], settings.sae, seed,
@@ -182,10 +188,13 @@ def _sae_figures(inputs: MapInputs, settings: MapsSettings, codes: np.ndarray, t
     top = {int(f): [i for i in np.argsort(-codes[:, int(f)], kind="stable")[:n_top] if codes[i, int(f)] > 0]
            for f in pd.concat([frequent["feature"], aligned["feature"]])}
     wanted = sorted({i for rows in top.values() for i in rows})
-    rgb = dict(zip(wanted, composites(read_images_for(shards, [inputs.object_ids[i] for i in wanted]), bands, instrument)
+    rgb = dict(zip(wanted, composites(read_images_for(shards, [inputs.object_ids[i] for i in wanted]), bands, instrument,
+                                            shards_are_display(shards))
                    if wanted else []))
-    for name, chosen, heading in (("sae_frequent.png", frequent, "most frequent"),
-                                  ("sae_aligned.png", aligned, "most label-aligned")):
+    figures = [("sae_frequent.png", frequent, "most frequent")]
+    if inputs.target_names:
+        figures.append(("sae_aligned.png", aligned, "most label-aligned"))
+    for name, chosen, heading in figures:
         rows = []
         for feature in chosen.itertuples(index=False):
             label = f"latent {feature.feature} (group {feature.group + 1})\nfires on {feature.frequency:.1%}"

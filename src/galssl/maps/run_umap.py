@@ -12,10 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from galssl.data import AsinhNormalise, load_manifest
+from galssl.data import load_manifest, normaliser_from_manifest
+from galssl.display import noise_sky_mad, shards_are_display
 from galssl.errors import DataError
 from galssl.io import save_figure_atomic, write_parquet_atomic
-from galssl.maps.inputs import MapInputs, metrics_frame
+from galssl.maps.inputs import MapInputs, metrics_frame, read_labels
 from galssl.maps.settings import MapsSettings
 from galssl.maps.stationarity import (TRANSFORMS, choose_galaxies, embed_images, path_parameters, pixel_vectors,
                                       stationarity_score, stationarity_views)
@@ -87,12 +88,12 @@ def place_paths(reducer, originals: np.ndarray, copies: np.ndarray, views: dict[
 
 
 def run_pixel_stationarity(shards: list[str], manifest_path: str | os.PathLike, catalog: str | os.PathLike,
-                           labels: str | os.PathLike, settings: MapsSettings, crop: int, seed: int,
+                           labels: str | os.PathLike | None, settings: MapsSettings, crop: int, seed: int,
                            out_umap: str | os.PathLike, out_paths: str | os.PathLike) -> float:
     """Pixel-space UMAP of every object's normalised, centre-cropped pixels, and the stationarity paths of
     ``n_galaxies`` test-split galaxies in it. Returns the pixel map's stationarity score."""
     manifest = load_manifest(manifest_path)
-    normalise = AsinhNormalise.from_manifest(manifest)
+    normalise = normaliser_from_manifest(manifest)
     object_ids, rows = [], []
     for path in shards:
         size = image_shape(pq.read_schema(path))[-1]
@@ -106,14 +107,14 @@ def run_pixel_stationarity(shards: list[str], manifest_path: str | os.PathLike, 
         object_ids += table.column("object_id").to_pylist()
     vectors = np.concatenate(rows)
     split = pd.read_parquet(catalog, columns=["object_id", "split"]).set_index("object_id")["split"]
-    label_table = pd.read_parquet(labels)
+    label_table = read_labels(labels)
     eligible = split.reindex(object_ids).eq("test").to_numpy().copy()
     if "object_type" in label_table.columns:
         kinds = label_table.drop_duplicates("object_id").set_index("object_id")["object_type"].reindex(object_ids)
         eligible &= kinds.eq("galaxy").to_numpy()
     chosen = choose_galaxies(object_ids, eligible, settings.stationarity.n_galaxies, seed)
     images = read_images_for(shards, chosen)
-    sky_mad = [manifest["band_statistics"][band]["sky_mad"] for band in manifest["bands"]]
+    sky_mad = noise_sky_mad(manifest)  # display images: in display levels, at least one
     originals, views = stationarity_views(images, crop, settings.stationarity, sky_mad, seed)
     reducer = fit_umap(vectors, settings.umap, seed)
     coords = reducer.embedding_
@@ -156,9 +157,9 @@ def run_umap(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str 
     pixel_table = pd.read_parquet(pixel_paths)
     chosen, pixel_reference, pixel_path = read_paths(pixel_table)
     encode, crop = encoder
-    sky_mad = [manifest["band_statistics"][band]["sky_mad"] for band in bands]
+    sky_mad = noise_sky_mad(manifest)  # display images: in display levels, at least one
     originals, views = stationarity_views(read_images_for(shards, chosen), crop, settings.stationarity, sky_mad, seed)
-    normalise = AsinhNormalise.from_manifest(manifest)
+    normalise = normaliser_from_manifest(manifest)
     reducer = fit_umap(inputs.vectors, settings.umap, seed)
     coords = reducer.embedding_
     reference, paths = place_paths(reducer, embed_images(encode, originals, normalise),
@@ -166,11 +167,17 @@ def run_umap(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str 
     write_parquet_atomic(pd.DataFrame({"object_id": inputs.object_ids, "split": inputs.split, "x": coords[:, 0],
                                        "y": coords[:, 1]}), out / "umap.parquet")
     cells = thumbnail_cells(coords, settings.umap.grid_cells, seed)
-    thumbnails = composites(read_images_for(shards, [inputs.object_ids[i] for i in cells["index"]]), bands, instrument)
+    # Thumbnails show the centre crop the encoder saw: galaxies that fill little of a wide cutout stay visible.
+    cutouts = read_images_for(shards, [inputs.object_ids[i] for i in cells["index"]])
+    top = max(0, (cutouts.shape[-1] - crop) // 2) if cutouts.ndim == 4 else 0
+    thumbnails = composites(cutouts[..., top:top + crop, top:top + crop], bands, instrument, shards_are_display(shards))
     save_figure_atomic(thumbnail_map_figure(cells, thumbnails, f"{inputs.embedding}: UMAP thumbnail map "
-                                            f"({len(cells)} cells, one random object each)"), out / "umap_map.png", dpi=140)
-    save_figure_atomic(scatter_figure(coords, object_classes(inputs.labels), inputs.targets, inputs.target_names,
-                                      f"{inputs.embedding}: UMAP coloured by class, vote fractions and redshift"),
+                                            f"({len(cells)} cells, one random object each, its {crop}-px centre "
+                                            "crop)"), out / "umap_map.png", dpi=140)
+    names, values = scatter_targets(inputs, settings.extra_columns)
+    coloured_by = "class" + (", " + ", ".join(_kinds(inputs, settings)) if names else "")
+    save_figure_atomic(scatter_figure(coords, object_classes(inputs.labels, settings.class_name_column), values, names,
+                                      f"{inputs.embedding}: UMAP coloured by {coloured_by}"),
                        out / "umap_scatter.png", dpi=110)
 
     scale = nearest_neighbour_scale(coords)
@@ -193,3 +200,26 @@ def run_umap(inputs: MapInputs, settings: MapsSettings, seed: int, out_dir: str 
     frame = metrics_frame(inputs.embedding, seed, metrics)
     write_parquet_atomic(frame, out / "umap_metrics.parquet")
     return frame
+
+
+def scatter_targets(inputs: MapInputs, extra_columns: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The scatter panels after the class panel: the alignment targets (votes, redshift), then every numeric
+    ``labels.extra_columns`` column (a text column is coloured in the explorer, not here)."""
+    names, columns = list(inputs.target_names), [inputs.targets]
+    for name in extra_columns:
+        if name in inputs.labels.columns and name not in names and pd.api.types.is_numeric_dtype(inputs.labels[name]):
+            names.append(name)
+            columns.append(inputs.labels[name].to_numpy(dtype=float)[:, None])
+    return names, np.concatenate(columns, axis=1) if names else np.zeros((len(inputs.object_ids), 0))
+
+
+def _kinds(inputs: MapInputs, settings: MapsSettings) -> list[str]:
+    """What the scatter panels after the class panel show, for the title."""
+    kinds = []
+    if any(name != settings.redshift_column for name in inputs.target_names):
+        kinds.append("vote fractions")
+    if settings.redshift_column in inputs.target_names:
+        kinds.append("redshift")
+    if any(name in inputs.labels.columns for name in settings.extra_columns):
+        kinds.append("extra labels")
+    return kinds

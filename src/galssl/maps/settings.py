@@ -66,6 +66,10 @@ class StationaritySettings:
     noise_scale: tuple[float, float] = (0.5, 3.0)
 
 
+LABEL_FIELDS = ("vote_columns", "redshift_column", "class_name_column", "extra_columns")
+"""MapsSettings fields that come from the `labels` section, never from `maps`."""
+
+
 @dataclass(frozen=True)
 class MapsSettings:
     """The whole ``maps`` section."""
@@ -74,27 +78,33 @@ class MapsSettings:
     sae: SAESettings = field(default_factory=SAESettings)
     umap: UMAPSettings = field(default_factory=UMAPSettings)
     stationarity: StationaritySettings = field(default_factory=StationaritySettings)
-    vote_columns: tuple[str, ...] | None = None
-    redshift_column: str | None = "redshift"
     truth_columns: tuple[str, ...] | None = None
     min_shared_nonzero: int = 10
+    # From the `labels` section (galssl.labelspec.ResolvedLabels), not from `maps`: None = every column named
+    # <question>__<answer>_fraction; () = no votes.
+    vote_columns: tuple[str, ...] | None = None
+    redshift_column: str | None = "redshift"
+    class_name_column: str | None = "galaxy10_name"
+    extra_columns: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None) -> "MapsSettings":
-        """Validate the ``maps`` config section (unknown keys, checks across keys) into settings."""
+    def from_dict(cls, section: Mapping[str, Any] | None, labels: Any = None) -> "MapsSettings":
+        """Validate the ``maps`` config section (unknown keys, checks across keys) into settings; the label columns
+        come from ``labels`` (a galssl.labelspec.ResolvedLabels; None = the Galaxy10 / Galaxy Zoo defaults)."""
         section = dict(section or {})
         parts = {"pca": PCASettings, "sae": SAESettings, "umap": UMAPSettings, "stationarity": StationaritySettings}
-        reject_unknown_keys(section, {f.name for f in fields(cls)}, "maps")
+        reject_unknown_keys(section, {f.name for f in fields(cls)} - set(LABEL_FIELDS), "maps")
         built: dict[str, Any] = {}
         for name, part in parts.items():
             raw = dict(section.get(name) or {})
             reject_unknown_keys(raw, {f.name for f in fields(part)}, f"maps.{name}")
             built[name] = part(**{key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()})
-        votes, truth = section.get("vote_columns"), section.get("truth_columns")
-        settings = cls(**built, vote_columns=tuple(votes) if votes is not None else None,
-                       redshift_column=section.get("redshift_column", "redshift"),
-                       truth_columns=tuple(truth) if truth else None,
-                       min_shared_nonzero=int(section.get("min_shared_nonzero", 10)))
+        truth = section.get("truth_columns")
+        from_labels = {} if labels is None else dict(
+            vote_columns=tuple(labels.vote_columns), redshift_column=labels.redshift_column,
+            class_name_column=labels.class_name_column, extra_columns=tuple(labels.extra_columns))
+        settings = cls(**built, truth_columns=tuple(truth) if truth else None,
+                       min_shared_nonzero=int(section.get("min_shared_nonzero", 10)), **from_labels)
         settings.check()
         return settings
 

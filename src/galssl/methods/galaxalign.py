@@ -229,7 +229,7 @@ class GalaxAlign(nn.Module):
         """Mean of the active pairwise CLIP losses over the labelled galaxies of the batch (in eval mode: the
         image–text loss)."""
         if "label" not in batch:
-            raise ValueError(f"method {self.name} needs batch['label'] (-1 = unknown): set pretrain.labels")
+            raise ValueError(f"method {self.name} needs batch['label'] (-1 = unknown): set labels.class_column and labels.table")
         label = batch["label"].long()
         images = augmented_views(batch, 1, self.name)[0] if self.n_views and self.training else batch["image"]
         known = label >= 0

@@ -25,7 +25,22 @@ def total_magnitudes(obj: MockObject, photometry: Photometry) -> dict[str, float
     return mags
 
 
-def labels_table(sky: MockSky, tree_name: str = "gz2") -> pd.DataFrame:
+VOTES_TREE = "gz2"
+"""Galaxy Zoo tree the mock sky's simulated volunteers answer."""
+
+LABEL_KEYS = ("galaxy10_class", "galaxy10_name", "redshift")
+"""Truth keys every object of the mock sky has (galssl.mocksky.truth.build_object), the labels a run may name."""
+
+
+def label_columns(tree_name: str = VOTES_TREE) -> list[str]:
+    """Columns of ``labels_table`` that ``labels`` may name (class, names, redshift, vote fractions), known without
+    building the sky: the workflow reads them when it plans which stages run."""
+    from galssl.labelspec import tree_vote_columns
+
+    return ["object_id", *LABEL_KEYS, *tree_vote_columns(tree_name)]
+
+
+def labels_table(sky: MockSky, tree_name: str = VOTES_TREE) -> pd.DataFrame:
     """Truth, magnitudes and simulated Galaxy Zoo votes of every catalogue object."""
     settings = sky.settings
     instrument = load_instrument(settings.labels_instrument)

@@ -37,13 +37,13 @@ def _captions(transform: Transform, n: int, seed: int) -> list[str]:
 
 
 def augmentation_figure(images: np.ndarray, bands: Sequence[str], augmentations: Mapping[str, Transform],
-                        survey: str, seed: int = 0) -> plt.Figure:
+                        survey: str, seed: int = 0, display: bool = False) -> plt.Figure:
     """Rows: galaxies; columns: the original, each augmentation alone, and all of them composed (in the given order).
 
     ``images``: (n_galaxies, bands, H, W) in nanomaggies per pixel (sky-subtracted). Every panel uses the same
     asinh stretch, so brightness and colour changes are real; panels are drawn at the same pixel scale and centred,
     so a crop shows as a smaller image. Column k draws from a generator seeded with ``seed + k``; captions
-    give what each panel drew.
+    give what each panel drew. ``display``: the images are display values (PNG/JPEG), shown as they are.
     """
     batch = torch.as_tensor(np.asarray(images, dtype=np.float32))
     rgb_bands = composite_bands(survey, list(bands))
@@ -63,7 +63,7 @@ def augmentation_figure(images: np.ndarray, bands: Sequence[str], augmentations:
         for row in range(n_rows):
             ax = axes[row][col]
             height, width = views.shape[-2:]
-            ax.imshow(image_rgb(views[row], bands, survey), origin="lower", interpolation="nearest",
+            ax.imshow(image_rgb(views[row], bands, survey, display), origin="lower", interpolation="nearest",
                       extent=(-width / 2, width / 2, -height / 2, height / 2))
             ax.set_xlim(-half_width, half_width)
             ax.set_ylim(-half_height, half_height)
@@ -79,8 +79,12 @@ def augmentation_figure(images: np.ndarray, bands: Sequence[str], augmentations:
             if captions[row]:
                 ax.text(0.03, 0.97, captions[row], transform=ax.transAxes, ha="left", va="top", color="white",
                         fontsize=6.5, bbox=dict(facecolor="black", alpha=0.45, pad=1.2, edgecolor="none"))
-    fig.suptitle(f"galssl augmentations on {survey} cutouts ({'/'.join(rgb_bands)} composite, same stretch in "
-                 f"every panel, seed {seed})", fontsize=9)
+    if display:  # the instrument only names the filters here: the images are the user's own
+        title = f"galssl augmentations on display-image cutouts (shown as stored, no stretch, seed {seed})"
+    else:
+        title = (f"galssl augmentations on {survey} cutouts ({'/'.join(rgb_bands)} composite, same stretch in "
+                 f"every panel, seed {seed})")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.97), h_pad=0.2, w_pad=0.2)
     return fig
 
@@ -108,12 +112,17 @@ def augmentation_figure_from_shards(shards: Sequence[str], manifest_path: str, s
     augmentations one by one, then composed in training order."""
     from galssl.augment import build_augmentations
     from galssl.data import load_manifest
+    from galssl.display import manifest_is_display
     from galssl.pretrain import augment_config
     from galssl.shards import read_images
 
     manifest = load_manifest(manifest_path)
     _, images = read_images(shards[0])
-    chosen = images[pick_showcase(images)]
+    display = manifest_is_display(manifest)
+    # Display images keep their sky level: measure the galaxies above each image's per-channel median.
+    light = images - np.median(images, axis=(2, 3), keepdims=True) if display else images
+    chosen = images[pick_showcase(light)]
     composed = build_augmentations(augment_config(dict(section)), manifest["bands"], manifest, instrument)
     steps: dict[str, Transform] = {type(t).__name__: t for t in composed.transforms}
-    return augmentation_figure(chosen, manifest["bands"], steps, instrument, seed=seed)  # adds the composed column
+    return augmentation_figure(chosen, manifest["bands"], steps, instrument, seed=seed,  # adds the composed column
+                               display=display)

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from galssl.checkpoint import load_encoder  # noqa: E402
-from galssl.data import AsinhNormalise, ShardDataset, centre_crop, load_manifest  # noqa: E402
+from galssl.data import ShardDataset, centre_crop, load_manifest, normaliser_from_manifest  # noqa: E402
 from galssl.errors import DataError  # noqa: E402
 from galssl.plots.composite import composite_bands  # noqa: E402
 
@@ -32,7 +32,7 @@ def reconstruction_figure(ckpt: str, shards: list[str], manifest_path: str, n: i
     manifest = load_manifest(manifest_path)
     size = int(recipe["img_size"])
     dataset = ShardDataset(shards, splits=("test",), transform=lambda image, generator: centre_crop(image, size),
-                           normalise=AsinhNormalise.from_manifest(manifest))
+                           normalise=normaliser_from_manifest(manifest))
     samples = []
     for sample in dataset:
         samples.append(sample)

@@ -70,13 +70,15 @@ def spearman_heatmap(rho: np.ndarray, target_names: Sequence[str], title: str, n
 
 
 def extremes_figure(images: np.ndarray, negative: np.ndarray, positive: np.ndarray, scores: np.ndarray,
-                    explained_variance_ratio: np.ndarray, bands: Sequence[str], survey: str, title: str) -> plt.Figure:
+                    explained_variance_ratio: np.ndarray, bands: Sequence[str], survey: str, title: str,
+                    display: bool = False) -> plt.Figure:
     """One row per component: the most negative galaxies | the most positive ones, captioned with their score.
 
-    ``images`` (M, bands, H, W) are the cutouts of the rows ``np.unique(concat(negative, positive))`` in that order.
+    ``images`` (M, bands, H, W) are the cutouts of the rows ``np.unique(concat(negative, positive))`` in that order
+    (``display``: display images, shown as they are).
     """
     order = np.unique(np.concatenate([negative.ravel(), positive.ravel()]))
-    rgb = dict(zip(order.tolist(), composites(images, bands, survey)))
+    rgb = dict(zip(order.tolist(), composites(images, bands, survey, display)))
     rows = []
     for component, (low, high) in enumerate(zip(negative, positive)):
         shown = list(low) + list(high)

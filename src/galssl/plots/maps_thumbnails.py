@@ -23,9 +23,9 @@ class ThumbnailRow:
     captions: Sequence[str]
 
 
-def composites(images: np.ndarray, bands: Sequence[str], survey: str) -> list[np.ndarray]:
-    """Colour composites of (n, bands, H, W) flux cutouts."""
-    return [image_rgb(np.asarray(image), list(bands), survey) for image in images]
+def composites(images: np.ndarray, bands: Sequence[str], survey: str, display: bool = False) -> list[np.ndarray]:
+    """Colour composites of (n, bands, H, W) flux cutouts (``display``: display images, shown as they are)."""
+    return [image_rgb(np.asarray(image), list(bands), survey, display) for image in images]
 
 
 def thumbnail_grid(rows: Sequence[ThumbnailRow], title: str, gap_after: int | None = None,

@@ -42,11 +42,12 @@ def _label(ax: plt.Axes, text: str, where: str) -> None:
 
 
 def similarity_figure(rows: list[tuple[str, list[Neighbour]]], images: dict[str, np.ndarray], bands: list[str],
-                      instrument: str, classes: dict[str, str] | None = None, title: str = "") -> plt.Figure:
+                      instrument: str, classes: dict[str, str] | None = None, title: str = "",
+                      display: bool = False) -> plt.Figure:
     """One row per query: the query (gold frame) then its neighbours, each labelled with class and similarity.
 
-    ``images`` maps object_id → (bands, H, W) cutout in nanomaggies; ``classes`` maps object_id → class name (frames
-    then show whether a neighbour shares the query's class).
+    ``images`` maps object_id → (bands, H, W) cutout in nanomaggies (``display``: display values, shown as they
+    are); ``classes`` maps object_id → class name (frames then show whether a neighbour shares the query's class).
     """
     n_columns = 1 + max(len(neighbours) for _, neighbours in rows)
     height = 1.25 * len(rows) + 0.8
@@ -61,7 +62,7 @@ def similarity_figure(rows: list[tuple[str, list[Neighbour]]], images: dict[str,
                 ax.set_axis_off()
                 continue
             object_id = query if c == 0 else neighbours[c - 1].object_id
-            ax.imshow(image_rgb(images[object_id], bands, instrument), origin="lower", interpolation="nearest")
+            ax.imshow(image_rgb(images[object_id], bands, instrument, display), origin="lower", interpolation="nearest")
             name = classes.get(object_id) if classes else None
             if name is not None:
                 _label(ax, str(name).replace("_", " "), "top")
@@ -92,6 +93,7 @@ def similarity_figure_from_files(index_path: str | os.PathLike, catalog_path: st
                                  seed: int, title: str = "") -> plt.Figure:
     """The figure for a saved index: queries from ``choose_queries``, neighbours from the index, cutouts from shards."""
     from galssl.data import load_manifest
+    from galssl.display import manifest_is_display
     from galssl.evaluate.labelled import read_table
     from galssl.shards import read_images_for
 
@@ -112,4 +114,5 @@ def similarity_figure_from_files(index_path: str | os.PathLike, catalog_path: st
         if "object_type" in table.columns:  # stars and artifacts have no class: show what they are
             classes.update({object_id: str(value) for object_id, value in table.loc[~known, "object_type"].items()})
     heading = f"{title + ': ' if title else ''}{index_kind(index.index)} index of {index.index.ntotal} objects"
-    return similarity_figure(rows, images, list(manifest["bands"]), instrument, classes, heading)
+    return similarity_figure(rows, images, list(manifest["bands"]), instrument, classes, heading,
+                             manifest_is_display(manifest))

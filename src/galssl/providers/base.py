@@ -26,13 +26,13 @@ class BandImage:
     """One band of one object as delivered by the source.
 
     ``data`` is 2-D (rows = y, columns = x) in the source's flux unit (``unit``, e.g. nanomaggy per pixel);
-    ``wcs`` is celestial (PNG/JPEG images get a synthetic TAN WCS centred on the object from the files provider);
+    ``wcs`` is celestial, or None for display images the files provider already resampled onto the target grid;
     ``header`` keeps the source's header as provenance; ``psf_fwhm_arcsec`` is None when the source does not say.
     """
 
     band: str
     data: np.ndarray
-    wcs: WCS
+    wcs: WCS | None
     header: fits.Header = field(default_factory=fits.Header)
     unit: str = "nanomaggy"
     psf_fwhm_arcsec: float | None = None

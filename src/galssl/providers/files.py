@@ -7,12 +7,14 @@
   extensions named by band (EXTNAME) or as a (bands, y, x) cube whose planes the BANDn keys (or a BANDS string
   such as ``grz``) name, like the Legacy Survey cutout service. The WCS, the flux unit (BUNIT, kept as given) and
   the PSF FWHM in arcsec (PSFFWHM, SEEING or FWHM) come from the headers.
-- ``image``: ``path`` is a folder of PNG/JPEG colour images (``pattern`` default ``{object_id}.jpg``); the bands
-  name the channels in order (e.g. [z, r, g] for red = z). Values are display units (0-255, ``unit="display"``),
-  not fluxes. The files carry no WCS, so each gets a synthetic TAN WCS centred on the object, north up, at
-  ``native_pixel_scale_arcsec``; without that key the image is resampled by size (it spans the target cutout).
+- ``image``: ``path`` is a folder of PNG/JPEG images, 8 or 16 bit, colour or grey (``pattern`` default
+  ``{object_id}.jpg``); the bands name the channels in order: filters (e.g. [i, r, g] for red = i) or
+  [red, green, blue] / [grey] (:mod:`galssl.display`). Values are display units (0-255, ``unit="display"``), not
+  fluxes. The files carry no WCS: each image is resampled about its centre straight onto the target grid (north up
+  as stored), at ``native_pixel_scale_arcsec`` when set, else by size (a square image spans the target cutout).
 - ``galaxy10_h5``: ``path`` is a Galaxy10-style HDF5 file (datasets images (N, y, x, 3) uint8, ans, ra, dec,
-  redshift, pxscale); :func:`galaxy10_catalog` writes its catalogue with object ids ``g10_NNNNN`` (the row).
+  redshift, pxscale); :func:`galaxy10_catalog` writes its catalogue with object ids ``g10_NNNNN`` (the row). Each
+  image is resampled like a PNG, at its own pxscale.
 """
 
 from __future__ import annotations
@@ -26,18 +28,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from astropy.io import fits
-from astropy.wcs import WCS
 
 from galssl.wcsutil import celestial_wcs
 
+from galssl.display import DISPLAY_UNIT, check_display_bands
 from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path, write_parquet_atomic
 from galssl.providers.base import BandImage, FetchError
+from galssl.providers.images import check_resampled_size, read_display_image, resample_to_grid
 
 FORMATS = ("fits", "image", "galaxy10_h5")
 DEFAULT_PATTERNS = {"fits": "{object_id}.fits", "image": "{object_id}.jpg"}
 PSF_KEYS = ("PSFFWHM", "SEEING", "FWHM")
-DISPLAY_UNIT = "display"
 GALAXY10_ID = re.compile(r"^g10_(\d+)$")
 POSITION_TOLERANCE_ARCSEC = 1.0
 """How far a catalogue position may be from the HDF5 file's own ra/dec before the row is refused."""
@@ -61,6 +63,7 @@ class FilesSettings:
     bands: tuple[str, ...]
     target_span_arcsec: float
     native_pixel_scale_arcsec: float | None = None
+    cutout_size: int = 64
 
     @classmethod
     def from_section(cls, section: dict, survey: str) -> "FilesSettings":
@@ -84,21 +87,17 @@ class FilesSettings:
                 raise ConfigError(f"{key}.pattern must contain {{object_id}} and no field but "
                                   f"{' and '.join('{' + f + '}' for f in sorted(allowed))} (got {pattern!r})")
         bands = tuple(section["bands"])
-        if fmt == "image" and len(bands) not in (1, 3):
-            raise ConfigError(f"{key}.bands must name the 3 colour channels (or 1 for greyscale) of the images "
-                              f"(got {len(bands)})")
         if fmt == "galaxy10_h5" and len(bands) != 3:
             raise ConfigError(f"{key}.bands must name the 3 colour channels of the Galaxy10 images, e.g. [g, r, z] "
                               f"(got {len(bands)})")
+        if fmt != "fits":
+            bands = check_display_bands(bands, f"surveys.{survey}.bands")
         scale = section.get("native_pixel_scale_arcsec")
         if scale is not None and not float(scale) > 0:
             raise ConfigError(f"{key}.native_pixel_scale_arcsec must be > 0 (got {scale})")
-        span = int(section.get("cutout_size", 64)) * float(section["pixel_scale_arcsec"])
-        return cls(survey, path, fmt, pattern, bands, span, None if scale is None else float(scale))
-
-    def image_pixel_scale(self, width_px: int) -> float:
-        """Arcsec per pixel of an image without WCS: the configured scale, else one that spans the target cutout."""
-        return self.native_pixel_scale_arcsec or self.target_span_arcsec / width_px
+        size = int(section.get("cutout_size", 64))
+        span = size * float(section["pixel_scale_arcsec"])
+        return cls(survey, path, fmt, pattern, bands, span, None if scale is None else float(scale), size)
 
     def file_for(self, object_id: str, band: str | None = None) -> tuple[Path, str]:
         """The object's file (and its name relative to ``path``, for messages)."""
@@ -108,35 +107,27 @@ class FilesSettings:
         return self.path / name, name
 
 
-def synthetic_tan_wcs(ra_deg: float, dec_deg: float, pixel_scale_arcsec: float, shape: tuple[int, int]) -> WCS:
-    """TAN WCS with (ra, dec) at the centre of a (ny, nx) array: north up (+y), east left, square pixels."""
-    ny, nx = shape
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.crval = [ra_deg, dec_deg]
-    wcs.wcs.crpix = [(nx + 1) / 2, (ny + 1) / 2]
-    scale = pixel_scale_arcsec / 3600.0
-    wcs.wcs.cd = np.array([[-scale, 0.0], [0.0, scale]])
-    wcs.wcs.radesys = "ICRS"
-    return wcs
-
-
-def display_bands(pixels: np.ndarray, bands: tuple[str, ...], ra: float, dec: float, pixel_scale_arcsec: float,
-                  source: str) -> list[BandImage]:
-    """Split a (y, x, channels) display image, top row = north, into BandImages sharing one synthetic WCS."""
+def display_bands(pixels: np.ndarray, settings: FilesSettings, source: str, pixel_scale_arcsec: float | None = None,
+                  what: str = "") -> list[BandImage]:
+    """Resample a (y, x, channels) display image, top row = north, onto the target grid: one BandImage per channel
+    (no WCS: already on the grid), at ``pixel_scale_arcsec`` (else the configured native scale, else by size)."""
     height, width = pixels.shape[:2]
-    wcs = synthetic_tan_wcs(ra, dec, pixel_scale_arcsec, (height, width))
+    scale = pixel_scale_arcsec or settings.native_pixel_scale_arcsec
+    if scale is None:
+        check_resampled_size(height, width, settings.cutout_size, what or source)
+        scale = settings.target_span_arcsec / width
+    target_scale = settings.target_span_arcsec / settings.cutout_size
     images = []
-    for channel, band in enumerate(bands):
-        header = wcs.to_header()
-        header["BAND"] = (band, "filter band named by the config for this channel")
+    for channel, band in enumerate(settings.bands):
+        header = fits.Header()
+        header["BAND"] = (band, "filter or channel named by the config for this channel")
         header["BUNIT"] = (DISPLAY_UNIT, "display values of a colour image, not fluxes")
         header["SOURCE"] = (source[-68:], "file the image was read from")
-        header["WCSSYNTH"] = (True, "WCS made up: centred on the catalogue position, north up")
+        header["NATSCALE"] = (float(scale), "arcsec per pixel of the image as read")
         # Image files store the top (north) row first; FITS/WCS arrays start at the bottom (south) row.
-        data = np.flipud(pixels[:, :, channel]).astype(np.float32)
-        images.append(BandImage(band, data, wcs, header, DISPLAY_UNIT, None))
+        plane = np.flipud(np.asarray(pixels[:, :, channel], dtype=np.float32))
+        data = resample_to_grid(plane, scale, target_scale, settings.cutout_size)
+        images.append(BandImage(band, data, None, header, DISPLAY_UNIT, None))
     return images
 
 
@@ -230,6 +221,10 @@ class FitsFolderProvider:
                 continue
             planes = _cube_bands(header, primary, data.shape[0])
             if planes is None:
+                listed = _header_value("BANDS", header, primary)
+                if isinstance(listed, str) and listed.strip():  # e.g. a 4-plane cube whose BANDS says 'grz'
+                    raise FetchError(f"{name} for {object_id} holds a {data.shape[0]}-plane cube, but its BANDS key "
+                                     f"names other bands ({listed.strip()!r}): wrong number of planes")
                 raise FetchError(f"{name} for {object_id} holds a {data.shape[0]}-plane cube without BANDS/BANDn "
                                  "keys naming its planes")
             lowered = [plane.lower() for plane in planes]
@@ -253,13 +248,15 @@ class FitsFolderProvider:
             raise FetchError(f"{name} for {object_id}: unusable WCS in band {band} ({_first_line(error)})") from None
         if not wcs.has_celestial or wcs.naxis != 2:
             raise FetchError(f"{name} for {object_id} has no celestial WCS in band {band} (CTYPE1/2 RA---/DEC--)")
+        if not np.isfinite(data).any():
+            raise FetchError(f"{name} for {object_id}: band {band} has no finite pixel (all NaN or inf)")
         unit = _header_value("BUNIT", header, primary)
         return BandImage(band, np.asarray(data, dtype=np.float64), wcs, header,
                          str(unit).strip() if unit is not None else "unknown", _psf_fwhm_arcsec(header, primary))
 
 
 class ImageFolderProvider:
-    """PNG/JPEG colour cutouts from a folder, in display units, with a synthetic WCS centred on the object."""
+    """PNG/JPEG cutouts from a folder, in display units, resampled about their centre onto the target grid."""
 
     def __init__(self, settings: FilesSettings) -> None:
         self.settings = settings
@@ -267,21 +264,10 @@ class ImageFolderProvider:
         self.name = "files:image"
 
     def fetch(self, object_id: str, ra: float, dec: float, size_arcsec: float) -> list[BandImage]:
-        """Read the object's image; one BandImage per channel, named by ``bands`` in channel order."""
-        from PIL import Image
-
+        """Read the object's image; one BandImage per channel on the target grid, named by ``bands`` in order."""
         path, name = self.settings.file_for(object_id)
-        if not path.is_file():
-            raise FetchError(f"no file {name} for {object_id}")
-        try:
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert("RGB" if len(self.bands) == 3 else "L"))
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
-            reason = _first_line(error)
-            raise FetchError(f"{name} for {object_id} is not a readable PNG/JPEG image ({reason})") from None
-        pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
-        scale = self.settings.image_pixel_scale(pixels.shape[1])
-        return display_bands(pixels, self.settings.bands, ra, dec, scale, name)
+        pixels = read_display_image(path, name, object_id, len(self.bands))
+        return display_bands(pixels, self.settings, name, what=f"{name} for {object_id}")
 
 
 def _galaxy10_layout(h5_file, path: Path) -> int:
@@ -336,7 +322,8 @@ def galaxy10_catalog(h5_path: str | os.PathLike, out_path: str | os.PathLike) ->
 
 
 class Galaxy10Provider:
-    """Colour images of a Galaxy10-style HDF5 file, in display units, with a TAN WCS at each image's pxscale."""
+    """Colour images of a Galaxy10-style HDF5 file, in display units, resampled onto the target grid at each
+    image's pxscale."""
 
     def __init__(self, settings: FilesSettings) -> None:
         self.settings = settings
@@ -364,14 +351,15 @@ class Galaxy10Provider:
             reason = _first_line(error)
             raise FetchError(f"{path.name} for {object_id} is not a readable HDF5 file ({reason})") from None
         offset = _separation_arcsec(ra, dec, file_ra, file_dec)
-        if not offset <= POSITION_TOLERANCE_ARCSEC:
+        if np.isfinite([ra, dec]).all() and not offset <= POSITION_TOLERANCE_ARCSEC:  # no position: id alone
             raise FetchError(f"{object_id}: catalogue position is {offset:.1f} arcsec from row {index} of {path.name}; "
                              "make the catalogue from this file with galaxy10_catalog")
         if pixels.ndim != 3 or pixels.shape[2] != 3:
             raise FetchError(f"{object_id}: image {index} of {path.name} has shape {pixels.shape}, not (y, x, 3)")
-        if not scale > 0:  # no or bad pxscale: the configured scale, else resampled by size
-            scale = self.settings.image_pixel_scale(pixels.shape[1])
-        return display_bands(pixels, self.settings.bands, ra, dec, scale, f"{path.name}[{index}]")
+        source = f"{path.name}[{index}]"
+        # No or bad pxscale: the configured scale, else resampled by size.
+        return display_bands(pixels.astype(np.float32), self.settings, source, scale if scale > 0 else None,
+                             f"{source} for {object_id}")
 
 
 def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:

@@ -14,7 +14,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from galssl.errors import ConfigError
-from galssl.providers.base import BandImage, FetchError
+from galssl.providers.base import BandImage
 from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, cached_get, fits_validator,
                                    psf_fwhm_from_header)
 
@@ -46,9 +46,8 @@ def cube_to_bands(hdus: fits.HDUList, bands: list[str]) -> list[BandImage]:
     missing = [band for band in bands if band not in served]
     if missing:
         raise InvalidBody(f"wrong bands: the cutout has {''.join(served)}, not {''.join(missing)}")
-    for band in bands:
-        if not np.any(cube[served.index(band)]):  # the service fills pixels without data with 0
-            raise FetchError(f"no Legacy Surveys {band}-band data here (every pixel is 0: outside the footprint?)")
+    # The service fills pixels without data with 0: reproject.to_target counts them per band, and ingest fails an
+    # object above ingest.max_mask_fraction (all 0: outside the footprint).
     wcs = WCS(header, naxis=2)
     psf = psf_fwhm_from_header(header)
     return [BandImage(band, cube[served.index(band)], wcs, header.copy(), "nanomaggy", psf) for band in bands]
