@@ -44,6 +44,10 @@ HIPS_SURVEYS: dict[str, tuple[str, str]] = {
 }
 """HiPS id → (mock instrument, band). The Euclid ids are the mock's own convention (Q1 VIS and NISP Y/J/H)."""
 
+FITSIO_COMMENTS = ("  FITS (Flexible Image Transport System) format is defined in 'Astronomy",
+                   "  and Astrophysics', volume 376, page 359; bibcode: 2001A&A...376..359H")
+"""The two COMMENT cards fitsio writes into every primary header (and so the Legacy Survey viewer's cutouts)."""
+
 _RENDER_LOCK = threading.Lock()  # MockSky fills lazy caches (photometry tables) on first use
 
 
@@ -162,8 +166,10 @@ def legacy_fits_cutout(sky: MockSky, params: dict[str, str]) -> Reply:
     """``fits-cutout?ra=&dec=&layer=ls-dr10&pixscale=0.262&bands=griz&size=64`` → FITS cube (nbands, H, W).
 
     Defaults as legacysurvey.org: pixscale 0.262 arcsec, size 256 (``width``/``height`` override it; at most
-    512), bands 'grz'. North up, east left, CRPIX at the centre; header BANDS, BANDn, SURVEY, LAYER, BUNIT.
-    The header is 3-D with a 2-axis celestial WCS: read it with ``WCS(header, naxis=2)``.
+    512), bands 'grz'. North up, east left, CRPIX at the centre. The header has the cards of the real service's
+    answer, in its order (recorded responses: tests/data/legacy_fits_cutout_header.txt): SURVEY, VERSION,
+    IMAGETYP, BANDS, BANDn, a TAN WCS with a CD matrix, IMAGEW, IMAGEH; no unit and no PSF card. The header is
+    3-D with a 2-axis celestial WCS: read it with ``WCS(header, naxis=2)``.
     """
     ra, dec = sky_position(params)
     layer = params.get("layer", "").strip() or "ls-dr10"
@@ -183,16 +189,36 @@ def legacy_fits_cutout(sky: MockSky, params: dict[str, str]) -> Reply:
             raise BadRequest(f"unknown band {band!r} for layer {layer} (allowed: {''.join(allowed)})")
     wcs = make_wcs(ra, dec, scale, (height, width))
     images = render_bands(sky, instrument_name, sorted(set(bands)), wcs, (height, width), f"fits-cutout|{layer}")
-    header = celestial_header(wcs)
+    cube = np.stack([images[band] for band in bands])
+    hdu = fits.PrimaryHDU(cube, legacy_header(wcs, (height, width), layer, bands))
+    # fitsio (which the viewer writes with) puts EXTEND and its two standard COMMENT cards after the NAXISn cards.
+    position = hdu.header.index(f"NAXIS{cube.ndim}") + 1
+    cards = [("EXTEND", True, "FITS dataset may contain extensions")] + [("COMMENT", line) for line in FITSIO_COMMENTS]
+    for offset, card in enumerate(cards):
+        hdu.header.insert(position + offset, card)
+    return Reply(200, "application/fits", fits_bytes(hdu))
+
+
+def legacy_header(wcs: WCS, shape: tuple[int, int], layer: str, bands: list[str]) -> fits.Header:
+    """The fits-cutout header as the viewer writes it (astrometry.net Tan.add_to_header after the band cards)."""
+    header = fits.Header()
+    header["SURVEY"] = "DECaLS" if layer != "sdss" else "SDSS"
+    header["VERSION"] = layer.split("-")[-1].upper() if layer.startswith("ls-") else layer.upper()
+    header["IMAGETYP"] = "image"
     header["BANDS"] = "".join(bands)
     for index, band in enumerate(bands):
         header[f"BAND{index}"] = band
-    header["SURVEY"] = ("LegacySurvey", "mock of legacysurvey.org/viewer")
-    header["LAYER"] = layer
-    header["PIXSCALE"] = (scale, "[arcsec/pixel]")
-    provenance(header, sky)
-    cube = np.stack([images[band] for band in bands])
-    return Reply(200, "application/fits", fits_bytes(fits.PrimaryHDU(cube, header)))
+    cd = wcs.pixel_scale_matrix
+    header["CTYPE1"], header["CTYPE2"] = ("RA---TAN", "TANgent plane"), ("DEC--TAN", "TANgent plane")
+    header["CRVAL1"], header["CRVAL2"] = (float(wcs.wcs.crval[0]), "Reference RA"), (float(wcs.wcs.crval[1]),
+                                                                                     "Reference Dec")
+    header["CRPIX1"], header["CRPIX2"] = (float(wcs.wcs.crpix[0]), "Reference x"), (float(wcs.wcs.crpix[1]),
+                                                                                    "Reference y")
+    for row, col in ((1, 1), (1, 2), (2, 1), (2, 2)):
+        header[f"CD{row}_{col}"] = (float(cd[row - 1, col - 1]), "CD matrix")
+    header["IMAGEW"] = (float(shape[1]), "Image width")
+    header["IMAGEH"] = (float(shape[0]), "Image height")
+    return header
 
 
 # -- CDS hips2fits ----------------------------------------------------------------------------------------------
@@ -216,11 +242,32 @@ def hips2fits(sky: MockSky, params: dict[str, str]) -> Reply:
     wcs, shape = _wcs_from_json(params["wcs"]) if params.get("wcs", "").strip() else _hips_geometry(params)
     instrument_name, band = survey
     image = render_bands(sky, instrument_name, [band], wcs, shape, f"hips2fits|{instrument_name}")[band]
-    header = celestial_header(wcs)
-    header["HIPS"] = (hips, "HiPS id")
-    header["BAND"] = band
-    provenance(header, sky)
-    return Reply(200, "application/fits", fits_bytes(fits.PrimaryHDU(image, header)))
+    return Reply(200, "application/fits", fits_bytes(fits.PrimaryHDU(image, hips2fits_header(wcs, hips))))
+
+
+def hips2fits_header(wcs: WCS, hips: str) -> fits.Header:
+    """The header hips2fits writes (recorded response: tests/data/hips2fits_header.txt): astropy's WCS cards with
+    CDELT (and PC when rotated), LONPOLE, LATPOLE, RADESYS, then HISTORY lines naming the service and the HiPS."""
+    cd = wcs.pixel_scale_matrix
+    scale = math.sqrt(abs(np.linalg.det(cd)))
+    cdelt = np.array([-scale, scale])
+    written = WCS(naxis=2)
+    written.wcs.ctype = list(wcs.wcs.ctype)
+    written.wcs.cunit = ["deg", "deg"]
+    written.wcs.crval = list(wcs.wcs.crval)
+    written.wcs.crpix = list(wcs.wcs.crpix)
+    written.wcs.cdelt = cdelt
+    pc = cd / cdelt[:, np.newaxis]
+    if not np.allclose(pc, np.eye(2), rtol=0, atol=1e-12):  # astropy writes PC cards once pc is set: only if rotated
+        written.wcs.pc = pc
+    written.wcs.radesys = "ICRS"
+    header = written.to_header()
+    for key in ("MJDREF", "DATEREF", "EQUINOX"):  # astropy's defaults; hips2fits answers carry none of them
+        header.remove(key, ignore_missing=True)
+    header.add_history("Generated by CDS HiPS2FITS service - See https://alasky.cds.unistra.fr/hips-image-services/"
+                       "hips2fits for details")
+    header.add_history(f"From HiPS {hips} (galssl mock sky)")
+    return header
 
 
 def _hips_geometry(params: dict[str, str]) -> tuple[WCS, tuple[int, int]]:

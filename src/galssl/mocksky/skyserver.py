@@ -19,6 +19,7 @@ text starts with ``error_message`` (astroquery raises it).
 from __future__ import annotations
 
 import bz2
+import io
 import json
 import math
 import re
@@ -32,7 +33,7 @@ from astropy.wcs import WCS
 
 from galssl.mocksky.instruments import load_instrument
 from galssl.mocksky.render import make_wcs
-from galssl.mocksky.services import NotFound, Reply, celestial_header, fits_bytes, provenance, render_bands
+from galssl.mocksky.services import FITSIO_COMMENTS, NotFound, Reply, render_bands
 from galssl.mocksky.sky import MockSky
 from galssl.mocksky.truth import object_rng
 
@@ -113,8 +114,11 @@ def object_id_number(frame: Frame, index: int) -> int:
 def sdss_frame(sky: MockSky, path: str) -> Reply:
     """``.../dr17/eboss/photoObj/frames/301/{run}/{camcol}/frame-{band}-{run:06d}-{camcol}-{field:04d}.fits[.bz2]``.
 
-    Primary HDU only: float32 image in nanomaggies, north-up TAN WCS, FILTER, RUN, RERUN, CAMCOL, FIELD,
-    NMGY (nanomaggies per count; counts here are electrons), BUNIT. Seeing varies frame to frame.
+    Laid out as a real corrected frame (recorded: tests/data/sdss_frame_header.txt): a float32 image in nanomaggies
+    in the primary HDU, whose header has the fitsio preamble, RUN, FRAME, STRIPE, FILTER, CAMCOL, RADECSYS, a TAN
+    WCS with a CD matrix, NMGY (nanomaggies per count; counts here are electrons) and RERUN (a string);
+    then HDU 1 the calibration vector (nanomaggies per count per column), HDU 2 the sky (ALLSKY, XINTERP, YINTERP)
+    and HDU 3 the astrometry row. No BUNIT and no PSF width: real frames carry neither. Seeing varies frame to frame.
     """
     match = FRAME_PATH.search(path)
     if match is None:
@@ -130,16 +134,67 @@ def sdss_frame(sky: MockSky, path: str) -> Reply:
     seeing = 10 ** object_rng(sky.seed, f"sdss-seeing|{ids}").normal(0, load_instrument("sdss").psf_fwhm_scatter_dex)
     wcs = frame.wcs()
     image = render_bands(sky, "sdss", [band], wcs, (FRAME_SIZE_PX, FRAME_SIZE_PX), "sdss-frame", seeing)[band]
-    header = celestial_header(wcs)
-    header["FILTER"] = (band, "filter used")
-    header["RUN"], header["RERUN"], header["CAMCOL"], header["FIELD"] = frame.run, RERUN, frame.camcol, frame.field
-    header["NMGY"] = (1.0 / spec.gain_e_per_nmgy(), "calibration factor [nMgy/count]")
-    header["PSFFWHM"] = (round(spec.psf_fwhm_arcsec * seeing, 4), "[arcsec] PSF FWHM of this frame")
-    provenance(header, sky)
-    body = fits_bytes(fits.PrimaryHDU(image, header))
+    nmgy = 1.0 / spec.gain_e_per_nmgy()
+    primary = fits.PrimaryHDU(image, frame_header(frame, band, wcs, nmgy))
+    position = primary.header.index("NAXIS2") + 1
+    cards = [("EXTEND", True, "FITS dataset may contain extensions")] + [("COMMENT", line) for line in FITSIO_COMMENTS]
+    for offset, card in enumerate(cards):
+        primary.header.insert(position + offset, card)
+    hdus = fits.HDUList([primary, fits.ImageHDU(np.full(FRAME_SIZE_PX, nmgy, np.float32)), _sky_table(image, nmgy),
+                         _astrometry_table(frame, band)])
+    buffer = io.BytesIO()
+    hdus.writeto(buffer)
+    body = buffer.getvalue()
     if compressed:
         return Reply(200, "application/x-bzip2", bz2.compress(body, 9))
     return Reply(200, "application/fits", body)
+
+
+def frame_header(frame: Frame, band: str, wcs: WCS, nmgy: float) -> fits.Header:
+    """The cards of a real frame's primary header that describe this frame, in the real order and wording."""
+    cd = wcs.pixel_scale_matrix
+    header = fits.Header()
+    header["RUN"] = (frame.run, "Run number")
+    header["FRAME"] = (frame.field, "Frame sequence number within the run")
+    header["STRIPE"] = (frame.stripe, "Stripe index number (23 <--> eta=0)")
+    header["EQUINOX"] = 2000.0
+    header["FILTER"] = (band, "filter used")
+    header["CAMCOL"] = (frame.camcol, "column in the imaging camera")
+    header["RADECSYS"] = ("ICRS", "International Celestial Ref. System")
+    header["CTYPE1"], header["CTYPE2"] = ("RA---TAN", "Coordinate type"), ("DEC--TAN", "Coordinate type")
+    header["CUNIT1"], header["CUNIT2"] = ("deg", "Units"), ("deg", "Units")
+    header["CRPIX1"], header["CRPIX2"] = (float(wcs.wcs.crpix[0]), "X of reference pixel"), (
+        float(wcs.wcs.crpix[1]), "Y of reference pixel")
+    header["CRVAL1"], header["CRVAL2"] = (float(wcs.wcs.crval[0]), "RA of reference pixel (deg)"), (
+        float(wcs.wcs.crval[1]), "Dec of reference pixel (deg)")
+    header["CD1_1"], header["CD1_2"] = (float(cd[0, 0]), "RA deg per column pixel"), (
+        float(cd[0, 1]), "RA deg per row pixel")
+    header["CD2_1"], header["CD2_2"] = (float(cd[1, 0]), "Dec deg per column pixel"), (
+        float(cd[1, 1]), "Dec deg per row pixel")
+    header["NMGY"] = (nmgy, "Calibration factor [nMgy per count]")
+    header["RERUN"] = (str(RERUN), "rerun")
+    return header
+
+
+def _sky_table(image: np.ndarray, nmgy: float) -> fits.BinTableHDU:
+    """HDU 2: the sky in counts on a coarse grid (ALLSKY, TDIM (x, y)) and the frame pixels' positions on it."""
+    coarse = FRAME_SIZE_PX // 8
+    sky_counts = np.full((1, coarse, coarse), float(np.median(image)) / nmgy, np.float32)
+    interp = (np.arange(FRAME_SIZE_PX, dtype=np.float32) + 0.5) / 8 - 0.5
+    columns = [fits.Column("ALLSKY", f"{coarse * coarse}E", dim=f"({coarse},{coarse})", array=sky_counts),
+               fits.Column("XINTERP", f"{FRAME_SIZE_PX}E", array=interp[np.newaxis]),
+               fits.Column("YINTERP", f"{FRAME_SIZE_PX}E", array=interp[np.newaxis])]
+    return fits.BinTableHDU.from_columns(columns)
+
+
+def _astrometry_table(frame: Frame, band: str) -> fits.BinTableHDU:
+    """HDU 3: the frame's asTrans row (run, rerun, camcol, filter, field and the affine a-f terms)."""
+    scale = PIXEL_SCALE_ARCSEC / 3600.0
+    values = {"RUN": ("J", frame.run), "RERUN": ("3A", str(RERUN)), "CAMCOL": ("J", frame.camcol),
+              "FILTER": ("1A", band), "FIELD": ("J", frame.field), "A": ("D", 0.0), "B": ("D", scale),
+              "C": ("D", 0.0), "D": ("D", 0.0), "E": ("D", 0.0), "F": ("D", scale)}
+    return fits.BinTableHDU.from_columns([fits.Column(name, fmt, array=np.array([value]))
+                                          for name, (fmt, value) in values.items()])
 
 
 # -- SkyServer searches ---------------------------------------------------------------------------------------------
