@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -105,3 +107,21 @@ def test_umap_places_new_points_next_to_their_twins():
     assert np.array_equal(again, coords)
     with pytest.raises(DataError):
         fit_umap(vectors[:2], UMAPSettings(), seed=0)
+
+
+def test_umap_compiles_once_into_numba_cache():
+    """Every jitted function of umap-learn and pynndescent is cached on disk, so a new job does not compile again."""
+    from numba.core.caching import FunctionCache
+    from numba.core.dispatcher import Dispatcher
+
+    from galssl.maps.umap import import_umap
+
+    umap = import_umap()
+    jitted = [value for module in (umap.layouts, umap.umap_, umap.utils) for value in vars(module).values()
+              if isinstance(value, Dispatcher)]
+    assert len(jitted) >= 10 and all(isinstance(function._cache, FunctionCache) for function in jitted)
+    vectors = np.random.default_rng(1).normal(size=(40, 6)).astype(np.float32)
+    fit_umap(vectors, UMAPSettings(n_neighbors=5, metric="euclidean"), seed=0)
+    optimise = umap.layouts._nb_optimize_layout_euclidean_single_epoch  # the layout of euclidean output maps
+    index = Path(optimise._cache._cache_path)
+    assert any(index.glob("layouts._optimize_layout_euclidean_single_epoch-*.nbi")), sorted(index.iterdir())[:5]

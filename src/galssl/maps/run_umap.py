@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 
 from galssl.data import load_manifest, normaliser_from_manifest
@@ -21,7 +20,7 @@ from galssl.maps.settings import MapsSettings
 from galssl.maps.stationarity import (TRANSFORMS, choose_galaxies, embed_images, path_parameters, pixel_vectors,
                                       stationarity_score, stationarity_views)
 from galssl.maps.umap import fit_umap, nearest_neighbour_scale, place_points, thumbnail_cells
-from galssl.shards import image_shape, read_images_for
+from galssl.shards import image_shape, read_images, read_images_for, read_shard_schema
 
 Encoder = Callable[[torch.Tensor], torch.Tensor]
 
@@ -96,15 +95,14 @@ def run_pixel_stationarity(shards: list[str], manifest_path: str | os.PathLike, 
     normalise = normaliser_from_manifest(manifest)
     object_ids, rows = [], []
     for path in shards:
-        size = image_shape(pq.read_schema(path))[-1]
+        shape = image_shape(read_shard_schema(path), path)
+        size = shape[-1]
         if crop > size:
             raise DataError(f"stationarity crop {crop} px is larger than the {size}-px cutouts of {path}")
         top = (size - crop) // 2
-        table = pq.read_table(path, columns=["object_id", "image"])
-        shape = image_shape(table.schema)
-        images = np.frombuffer(b"".join(table.column("image").to_pylist()), "<f4").reshape(len(table), *shape)
+        object_ids_here, images = read_images(path)
         rows.append(pixel_vectors(images[..., top:top + crop, top:top + crop], normalise))
-        object_ids += table.column("object_id").to_pylist()
+        object_ids += object_ids_here
     vectors = np.concatenate(rows)
     split = pd.read_parquet(catalog, columns=["object_id", "split"]).set_index("object_id")["split"]
     label_table = read_labels(labels)

@@ -15,9 +15,33 @@ from galssl.errors import DataError
 from galssl.maps.settings import UMAPSettings
 
 
+def import_umap():
+    """``umap``, with numba's on-disk cache switched on for every jitted function of umap-learn and pynndescent.
+
+    Written by hand because neither library offers it: about half of their ~250 numba functions are declared without
+    ``cache=True``, so every new process (one per Snakemake job) compiled them again, 15-50 s per UMAP job whatever
+    the number of points. ``Dispatcher.enable_caching`` is numba's own switch for the same thing; the compiled code
+    is identical, the cache is keyed by source file, signature and CPU, and lives in ``__pycache__`` beside the
+    library (or numba's user-wide cache directory where that is read-only, or ``NUMBA_CACHE_DIR``).
+    """
+    import sys
+
+    import umap
+    from numba.core.caching import NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith(("umap", "pynndescent")):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Dispatcher) and isinstance(value._cache, NullCache):
+                value.enable_caching()
+    return umap
+
+
 def fit_umap(vectors: np.ndarray, settings: UMAPSettings, seed: int):
     """A fitted ``umap.UMAP`` on ``vectors`` (N, D); its 2-d layout is ``reducer.embedding_`` (N, 2)."""
-    import umap
+    umap = import_umap()
 
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) < 3 or not np.all(np.isfinite(vectors)):
@@ -35,7 +59,7 @@ def place_points(reducer, vectors: np.ndarray) -> np.ndarray:
     This is the deterministic start of ``umap.UMAP.transform``, without its few epochs of stochastic optimisation,
     whose scatter (many nearest-neighbour distances even for a point of the fit itself) would swamp small moves.
     """
-    from umap.umap_ import init_graph_transform
+    init_graph_transform = import_umap().umap_.init_graph_transform
 
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or not np.all(np.isfinite(vectors)):
