@@ -2,6 +2,10 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 CORES  ?= 4
+# Test processes (pytest-xdist): one test module per worker at a time (module fixtures such as the Slurm cluster
+# start once), handed out in collection order (not largest module first), so the end-to-end modules that
+# tests/conftest.py puts first start at once. (--dist loadgroup does not group with pytest 9.2 and xdist 3.8.)
+TEST_WORKERS ?= 2
 BIN    := $(VENV)/bin
 # Rules call the `galssl` CLI: put the venv first on PATH for Snakemake's jobs.
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -21,7 +25,7 @@ run: install
 
 ## Install (once) and run the test suite, including the small end-to-end workflow.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf results logs .snakemake

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the order tests are handed to pytest-xdist's workers (`make test` runs `pytest -n 2`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,20 @@ from collections.abc import Iterator
 
 import pytest
 from astroquery import cache_conf
+
+LONGEST_FIRST = ("test_slurm.py", "test_examples.py", "test_workflow.py")
+"""End-to-end modules, handed out first. `make test` gives whole modules to its 2 workers (pytest-xdist --dist
+loadfile) in collection order, two each to start with: worker 1 takes the Slurm run (~20 min, mostly waiting on its
+scheduler) and then the tiny workflow (~12 min), worker 2 the seven example runs (~18 min) and then the unit tests."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end modules first, in the order of LONGEST_FIRST; everything else after them, in its own order."""
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)
