@@ -319,3 +319,34 @@ def test_missing_labels_file_names_the_labels_setting(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"^labels table .*gz\.fits: file not found \(set catalog\.labels"):
         normalise_catalog(catalog_path, out, split_fractions=SPLIT, seed=0, labels_path=tmp_path / "gz.fits")
     assert_nothing_written(out)
+
+
+def test_angle_units_of_fits_and_ecsv_coordinates_become_degrees(tmp_path: Path) -> None:
+    from astropy.io import fits
+
+    frame = good_frame(3)
+    hdu = fits.table_to_hdu(Table.from_pandas(frame.assign(ra=[1.0, 2.0, 23.5], dec=[-0.5, 0.0, 0.25])))
+    hdu.header["TUNIT2"], hdu.header["TUNIT3"] = "hourangle", "rad"  # astropy cannot write hourangle to FITS itself
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp_path / "cat.fits")
+    table = read_catalog(tmp_path / "cat.fits")
+    np.testing.assert_allclose(table["ra"], [15.0, 30.0, 352.5])
+    np.testing.assert_allclose(table["dec"], np.degrees([-0.5, 0.0, 0.25]))
+    ecsv = Table.from_pandas(frame.assign(ra=[600.0, 1200.0, 60.0], dec=[-3600.0, 0.0, 7200.0]))
+    ecsv["ra"].unit, ecsv["dec"].unit = "arcmin", "arcsec"
+    ecsv.write(tmp_path / "cat.ecsv", format="ascii.ecsv")
+    table = read_catalog(tmp_path / "cat.ecsv")
+    np.testing.assert_allclose(table["ra"], [10.0, 20.0, 1.0])
+    np.testing.assert_allclose(table["dec"], [-1.0, 0.0, 2.0])
+    # Degrees (and no unit) are kept as they are; a labels table's units are converted the same way.
+    ecsv["ra"].unit, ecsv["dec"].unit = "deg", None
+    ecsv["ra"] = [10.0, 20.0, 1.0]
+    ecsv["dec"] = [-1.0, 0.0, 2.0]
+    ecsv.write(tmp_path / "plain.ecsv", format="ascii.ecsv")
+    np.testing.assert_allclose(read_catalog(tmp_path / "plain.ecsv")["ra"], [10.0, 20.0, 1.0])
+    labels = Table({"ra": np.radians([10.0]), "dec": np.radians([-1.0]), "morph": ["S"]})
+    labels["ra"].unit = labels["dec"].unit = "rad"
+    labels.write(tmp_path / "labels.fits")
+    out = tmp_path / "catalog.parquet"
+    matched = normalise_catalog(tmp_path / "plain.ecsv", out, split_fractions=SPLIT, seed=0,
+                                labels_path=tmp_path / "labels.fits")
+    assert matched.loc[0, "morph"] == "S" and matched["morph"].notna().sum() == 1

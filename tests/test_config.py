@@ -244,8 +244,79 @@ def test_snakemake_stops_on_bad_config_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.parametrize("rows", [0, 1])
+def test_snakemake_stops_on_a_catalogue_too_small_to_split(tmp_path: Path, rows: int) -> None:
+    """A header-only or one-object catalogue, and a one-object mock sky, stop with one line before the DAG."""
+    if rows == 1:
+        result = _dry_run(mutated(_set("mock", "n_objects", value=1)), tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert "mock.n_objects: 1 object(s), but a run needs at least 10 (train, val and test splits, and a 2-d " \
+               "map); add objects" in (result.stdout + result.stderr).splitlines()
+    (tmp_path / "few.csv").write_text("object_id,ra,dec\n" + "".join(f"g{i},150.0,2.0\n" for i in range(rows)))
+    config = default_config()
+    config["catalog"].update(source="file", path="few.csv")
+    result = _dry_run(config, tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"catalog.path few.csv: {rows} object(s), but a run needs at least 10 (train, val and test splits, and a " \
+           "2-d map); add objects" in (result.stdout + result.stderr).splitlines()
+    assert not (tmp_path / "results").exists()
+
+
 def test_snakemake_dry_run_plans_mock_rules(tmp_path: Path) -> None:
     result = _dry_run(default_config(), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mock_catalog" in result.stdout and "mock_gallery" in result.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_method_config_schema_lists_exactly_the_keys_each_method_reads() -> None:
+    """The schema closes pretrain.method_config.<method> (checked with the config, without importing torch); its keys
+    must stay those of the method's settings dataclass plus the optimisation overrides galssl.pretrain reads."""
+    import dataclasses
+
+    from galssl.methods import GALAXALIGN_METHODS, METHODS, method_settings
+
+    schema = load_schema()
+    sections = schema["properties"]["pretrain"]["properties"]["method_config"]["properties"]
+    assert set(sections) == set(METHODS + GALAXALIGN_METHODS)
+    for method, section in sections.items():
+        properties = set(schema["$defs"][section["$ref"].rsplit("/", 1)[1]]["properties"])
+        fields = {field.name for field in dataclasses.fields(method_settings(method))}
+        overrides = {"lr", "batch_size"} | (set() if method in GALAXALIGN_METHODS else {"epochs"})
+        assert properties == fields | overrides, method
+
+
+def test_credential_variables_named_in_messages_are_the_ones_the_euclid_provider_reads() -> None:
+    from galssl.config_checks import EUCLID_CREDENTIAL_VARIABLES
+    from galssl.providers.euclid import PASSWORD_ENV, USER_ENV
+
+    assert EUCLID_CREDENTIAL_VARIABLES == (USER_ENV, PASSWORD_ENV)
+
+
+def test_config_check_loads_no_torch() -> None:
+    """validate-config and `snakemake -n` stay fast: the config checks import neither torch nor the methods."""
+    code = "import sys, galssl.config; galssl.config.load_config('config/config.yaml'); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                            check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_building_the_dag_loads_no_torch() -> None:
+    """Every galssl module the Snakefile and its rules import while Snakemake builds the DAG stays light (no torch,
+    Lightning, timm, faiss, UMAP, scikit-learn or matplotlib): `snakemake -n` is quick and jobs are not slowed."""
+    import re
+
+    sources = [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk"))]
+    imports = sorted({line.strip() for path in sources for line in path.read_text().splitlines()
+                      if re.match(r"\s*(from galssl[\w.]* import |import galssl)", line)})
+    assert len(imports) >= 5, imports
+    heavy = ("torch", "lightning", "timm", "faiss", "umap", "sklearn", "matplotlib")
+    code = "\n".join(["import sys", *imports, f"print(sorted(m for m in {heavy!r} if m in sys.modules))"])
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                            check=True)
+    assert result.stdout.strip() == "[]", (imports, result.stdout)
+
+
+@pytest.mark.parametrize("example", sorted((REPO_ROOT / "config" / "examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_config_is_valid(example: Path) -> None:
+    assert load_config(example)["surveys"]

@@ -22,6 +22,8 @@ import pandas as pd
 
 from galssl.errors import ConfigError, DataError
 from galssl.io import write_parquet_atomic
+from galssl.tables import (angles_in_degrees, astropy_names, csv_header, fits_names, parquet_names,
+                           read_astropy_table, reject_duplicate_columns)
 
 SPLIT_NAMES = ("train", "val", "test")
 SPLIT_TOLERANCE = 1e-6
@@ -29,9 +31,13 @@ CORE_COLUMNS = ("object_id", "ra", "dec")
 MAX_ID_LENGTH = 128
 # Ids become file names: a conservative portable alphabet, no leading '.' (hidden, '..') or '-' (option-like).
 SAFE_ID = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]*")
+# Windows device names cannot be file names in any case or with any extension ('con', 'NUL.txt', 'com1.fits').
+RESERVED_ID = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
 FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".fits": "FITS", ".fit": "FITS",
-           ".fits.gz": "FITS", ".fit.gz": "FITS", ".h5": "Galaxy10 HDF5", ".hdf5": "Galaxy10 HDF5"}
+           ".fits.gz": "FITS", ".fit.gz": "FITS", ".h5": "Galaxy10 HDF5", ".hdf5": "Galaxy10 HDF5", ".ecsv": "ECSV"}
 MAX_EXACT_FLOAT_INT = 2**53
+MIN_OBJECTS = 10
+"""Fewest catalogue rows a run accepts: enough for train, val and test splits and a 2-d map."""
 NO_POSITIONS = "this run has no positions (the catalogue has no ra/dec: its images are matched by object_id)"
 """Start of every message of a step that needs sky positions in a run whose catalogue has none."""
 
@@ -49,7 +55,8 @@ def read_catalog(path: str | os.PathLike[str], id_column: str = "object_id", ra_
     if len({id_column, ra_column, dec_column}) < 3:
         raise ConfigError(f"config error: catalog.id_column, ra_column and dec_column must name three different "
                           f"columns (got {id_column!r}, {ra_column!r}, {dec_column!r})")
-    table = _read_table(path, id_column)
+    table = angles_in_degrees(_read_table(path, id_column), f"catalogue {path}",
+                              ((ra_column, "ra"), (dec_column, "dec")))
     return validate_catalog(table, str(path), id_column, ra_column, dec_column, positions_optional)
 
 
@@ -58,7 +65,8 @@ def validate_catalog(table: pd.DataFrame, name: str, id_column: str = "object_id
     """Check a raw catalogue table and return the normalised frame (see ``read_catalog``).
 
     Checks, in order: the three columns exist; there is at least one row; every id is present, safe as a file
-    name (``[A-Za-z0-9._+-]``, not starting with '.' or '-', at most 128 characters), unique, and unique ignoring
+    name (``[A-Za-z0-9._+-]``, not starting with '.' or '-', at most 128 characters, not a Windows device name such
+    as CON or com1.txt), unique, and unique ignoring
     case; ra and dec are numeric, finite, ra in [0, 360) and dec in [-90, 90] degrees. ``name`` (the file) starts
     every DataError message. With ``positions_optional`` a table without both coordinate columns gets ra = dec =
     NaN (a files survey matched by object_id); a table with only one of them is still an error.
@@ -195,7 +203,8 @@ def normalise_catalog(path_in: str | os.PathLike[str], path_out: str | os.PathLi
         if len(catalog) and catalog["ra"].isna().all():
             raise DataError(f"{NO_POSITIONS}, so catalog.labels cannot be cross-matched by position; give the "
                             "labels as labels.table, joined on object_id")
-        labels = _read_table(labels_path, what="labels table", key="catalog.labels")
+        labels = angles_in_degrees(_read_table(labels_path, what="labels table", key="catalog.labels"),
+                                   f"labels table {labels_path}", (("ra", "ra"), ("dec", "dec")))
         for column in ("ra", "dec"):
             if column not in labels.columns:
                 raise DataError(f"labels table {labels_path}: missing column {column!r} "
@@ -229,6 +238,9 @@ def _read_table(path: str | os.PathLike[str], id_column: str | None = None, what
                         f"(use {', '.join(FORMATS)})")
     kind = FORMATS[suffix]
     try:
+        if kind in ("CSV", "Parquet", "FITS"):  # readers rename (CSV 'ra.1') or fail on a repeated column name
+            names = {"CSV": csv_header, "Parquet": parquet_names, "FITS": fits_names}[kind](path)
+            reject_duplicate_columns(names, f"{what} {path}")
         if kind == "CSV":
             table = pd.read_csv(path)
             if id_column is not None and id_column in table.columns:
@@ -238,8 +250,8 @@ def _read_table(path: str | os.PathLike[str], id_column: str | None = None, what
             table = pd.read_parquet(path)
             if any(name is not None for name in table.index.names):
                 table = table.reset_index()  # an id stored as the pandas index is an ordinary column here
-        elif kind == "FITS":
-            table = _read_fits(path)
+        elif kind in ("FITS", "ECSV"):
+            table = read_astropy_table(path, kind)
         else:  # a Galaxy10-layout HDF5 file is its own catalogue (g10_NNNNN ids, classes, redshifts)
             from galssl.providers.files import galaxy10_table
 
@@ -255,26 +267,6 @@ def _read_table(path: str | os.PathLike[str], id_column: str | None = None, what
                         f"file is a valid {kind} table") from None
     table.columns = [str(column) for column in table.columns]
     return table
-
-
-def _read_fits(path: Path) -> pd.DataFrame:
-    """First table HDU of a FITS file as native-endian pandas columns, strings decoded."""
-    import warnings
-
-    from astropy.table import Table
-    from astropy.units import UnitsWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnitsWarning)  # a non-standard unit string must not stop ingestion
-        table = Table.read(path, format="fits", character_as_bytes=False)
-    frame = table.to_pandas()
-    for column in frame.columns:
-        values = frame[column]
-        if isinstance(values.dtype, np.dtype) and not values.dtype.isnative:
-            frame[column] = values.astype(values.dtype.newbyteorder("="))
-        elif values.dtype == object and values.map(lambda v: isinstance(v, bytes)).any():
-            frame[column] = values.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-    return frame
 
 
 # --- validation --------------------------------------------------------------------------------------------
@@ -312,6 +304,12 @@ def _check_ids(object_ids: pd.Series, source: str, column: str) -> None:
         raise DataError(f"{source}: {_count(len(unsafe), 'id')} in column {column!r} unsafe as file names "
                         f"(first: {shown} in row {unsafe[0] + 1}); use only letters, digits and . _ + -, not "
                         f"starting with . or -, at most {MAX_ID_LENGTH} characters")
+    reserved = [i for i, value in enumerate(object_ids) if RESERVED_ID.fullmatch(value)]
+    if reserved:
+        raise DataError(f"{source}: {_count(len(reserved), 'id')} in column {column!r} reserved as device names on "
+                        f"Windows (first: {object_ids[reserved[0]]!r} in row {reserved[0] + 1}), so not usable as file "
+                        f"names there; rename them (CON, PRN, AUX, NUL, COM0-9, LPT0-9 in any case, with or without "
+                        f"an extension), e.g. with a prefix")
     for keys, how in ((object_ids, "duplicate"), (object_ids.str.lower(), "case-insensitive duplicate")):
         repeated = keys[keys.duplicated(keep=False)]
         if len(repeated):
@@ -419,6 +417,15 @@ def count_rows(path: str | os.PathLike[str]) -> int:
     return len(_read_table(path))
 
 
+def check_object_count(n_objects: int, source: str) -> None:
+    """ConfigError (mock sky) or DataError (a file) unless the catalogue has at least MIN_OBJECTS rows."""
+    if n_objects >= MIN_OBJECTS:
+        return
+    error = ConfigError if source == "mock.n_objects" else DataError
+    raise error(f"{source}: {n_objects} object(s), but a run needs at least {MIN_OBJECTS} (train, val and test "
+                f"splits, and a 2-d map); add objects")
+
+
 def table_columns(path: str | os.PathLike[str], key: str = "catalog.path") -> list[str]:
     """Column names of a CSV, Parquet, FITS or Galaxy10 HDF5 table from its header only (cheap at parse time).
 
@@ -437,12 +444,8 @@ def table_columns(path: str | os.PathLike[str], key: str = "catalog.path") -> li
             import pyarrow.parquet as pq
 
             return [str(name) for name in pq.read_schema(path).names if not name.startswith("__index_level_")]
-        if kind == "FITS":
-            from astropy.io import fits
-
-            with fits.open(path) as hdus:
-                table = next((hdu for hdu in hdus if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)), None)
-                return [] if table is None else [str(name) for name in table.columns.names]
+        if kind in ("FITS", "ECSV"):
+            return astropy_names(path, kind)
         if kind == "Galaxy10 HDF5":
             import h5py
 

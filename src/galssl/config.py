@@ -7,6 +7,7 @@ or value stops the run before any job with one line naming the key, instead of a
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -17,6 +18,8 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from galssl.config_checks import (check_crops, check_finite, check_methods, check_shard_memory, check_splits,
+                                  check_survey_urls)
 from galssl.display import check_display_bands
 from galssl.errors import ConfigError
 from galssl.resources import resource_path
@@ -48,33 +51,75 @@ _BOUNDS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusive
 
 
 def load_schema(path: Path | None = None) -> dict[str, Any]:
-    """Read the config schema (default ``SCHEMA_PATH``)."""
+    """Read the config schema (default ``SCHEMA_PATH``); a fresh copy, parsed once per file version."""
     schema_file = path or SCHEMA_PATH
     try:
-        with open(schema_file, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        version = schema_file.stat().st_mtime_ns
     except FileNotFoundError:
         raise ConfigError(f"config schema not found at {schema_file}: set GALSSL_SCHEMA to the repository's "
                           "workflow/schemas/config.schema.yaml") from None
+    return copy.deepcopy(_parse_schema(schema_file, version))
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_schema(schema_file: Path, version: int) -> dict[str, Any]:
+    """The parsed schema file (``version``, its modification time, keys the cache)."""
+    with open(schema_file, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a YAML config file and return it validated, with defaults filled in."""
+    return validate_config(read_config_file(path))
+
+
+def read_config_file(path: str | os.PathLike[str]) -> Any:
+    """Parse a YAML (or JSON) config file; ConfigError for a missing, unreadable, binary or invalid file, and for a
+    key written twice in one mapping (YAML would silently keep the last)."""
     config_file = Path(path)
     try:
-        text = config_file.read_text(encoding="utf-8")
+        text = config_file.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config error: config file {config_file} not found") from None
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        raise ConfigError(f"config error: {config_file} is not a UTF-8 text file (byte 0x{byte:02x} at offset "
+                          f"{error.start}); give a YAML config file such as config/config.yaml") from None
     except OSError as error:
         raise ConfigError(f"config error: cannot read config file {config_file} ({error.strerror})") from None
     try:
-        config = yaml.safe_load(text)
+        _reject_duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), config_file)
+        return yaml.safe_load(text)
+    except yaml.reader.ReaderError as error:  # a control character (NUL, ...): a binary file that happens to be UTF-8
+        raise ConfigError(f"config error: {config_file} is not a text file (control character 0x{error.character:02x} "
+                          f"at offset {error.position}); give a YAML config file such as config/config.yaml") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise ConfigError(f"config error: {config_file} is not valid YAML{where} ({problem})") from None
-    return validate_config(config)
+
+
+def _reject_duplicate_keys(node: yaml.Node | None, config_file: Path, path: str = "") -> None:
+    """Raise a ConfigError at the first mapping key written twice, naming its dotted path and both lines."""
+    if isinstance(node, yaml.MappingNode):
+        constructor = yaml.SafeLoader("")
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor` merges may override: allowed
+                continue
+            key = constructor.construct_object(key_node, deep=True)
+            key = key if isinstance(key, (str, int, float, bool)) or key is None else repr(key)
+            dotted = f"{path}.{key}" if path else str(key)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"config error: {config_file} line {line}: duplicate key {dotted!r} (first at line "
+                                  f"{seen[key]}; YAML would silently keep only the last); delete one of them")
+            seen[key] = line
+            _reject_duplicate_keys(value_node, config_file, dotted)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _reject_duplicate_keys(item, config_file, f"{path}[{index}]")
 
 
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +130,7 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"config error: the config must be a mapping of keys to values (got {_show(config)})")
+    check_finite(config)
     filled = copy.deepcopy(dict(config))
     schema = load_schema()
     validator_class = _with_defaults(jsonschema.validators.validator_for(schema))
@@ -191,11 +237,7 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     """Checks across keys that the schema cannot express; ``config`` is schema-valid with defaults filled."""
     catalog, mock = config["catalog"], config["mock"]
 
-    split = catalog["split"]
-    total = split["train"] + split["val"] + split["test"]
-    if abs(total - 1.0) > SPLIT_TOLERANCE:
-        raise ConfigError(f"config error: catalog.split fractions must sum to 1 "
-                          f"(got train + val + test = {total:.6g})")
+    check_splits(catalog["split"], SPLIT_TOLERANCE)
     if catalog["source"] != "mock" and catalog["path"] is None:
         raise ConfigError(f"config error: catalog.path must be set when catalog.source is "
                           f"{catalog['source']!r} (only source 'mock' needs no file)")
@@ -227,6 +269,10 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     for survey_name, survey in config["surveys"].items():  # display images: channels named by filter or colour
         if survey["provider"] == "files" and survey.get("format") in ("image", "galaxy10_h5"):
             check_display_bands(survey["bands"], f"surveys.{survey_name}.bands")
+    check_survey_urls(config["surveys"])
+    check_methods(config["pretrain"]["methods"])
+    check_crops(config["pretrain"]["augment"], config["surveys"])
+    check_shard_memory(config["ingest"]["shard_size"], config["surveys"])
     _check_labels(config)
     _check_external_encoders(config)
     _check_search(config)

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from galssl.augment import build_augmentations
+from galssl.augment.settings import augment_config, crop_size
 from galssl.augment.views import BatchViews
 from galssl.checkpoint import save_encoder
 from galssl.display import augmentations_off
@@ -24,14 +25,11 @@ from galssl.data import ShardDataset, centre_crop, collate, load_manifest, norma
 from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import atomic_path
 from galssl.methods import create_method
-from galssl.train import LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, ddp_layout, make_trainer
+from galssl.train import (KeepBest, LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, ddp_layout,
+                          make_trainer)
 
 PREEMPTED_EXIT_CODE = 75
 """Exit status after a checkpoint on SIGTERM/SIGUSR1 (EX_TEMPFAIL): the job failed, a retry resumes it."""
-
-DEFAULT_AUGMENT = {"rotation": True, "jitter_crop": {"crop_size": 48, "max_shift": 4}, "noise": {"scale": [1.0, 3.0]},
-                   "psf_blur": {"sigma_px": [0.0, 1.0]}, "reddening": {"ebv": [0.0, 0.5]}, "rescale": None}
-"""Hayat et al. (2021)-style defaults for 64-pixel cutouts."""
 
 
 @dataclass
@@ -61,19 +59,6 @@ class SetEpoch(Callback):
     def on_train_epoch_start(self, trainer, module) -> None:
         for dataset in self.datasets:
             dataset.set_epoch(trainer.current_epoch)
-
-
-def augment_config(section: dict) -> dict:
-    """The augmentation settings: defaults overridden key by key by ``pretrain.augment``."""
-    merged = dict(DEFAULT_AUGMENT)
-    merged.update(section.get("augment") or {})
-    return merged
-
-
-def crop_size(section: dict, image_size: int) -> int:
-    """Side of the images the encoder sees (the jitter-crop output, else the full cutout)."""
-    jitter = augment_config(section).get("jitter_crop")
-    return int(jitter["crop_size"]) if jitter else image_size
 
 
 def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
@@ -205,9 +190,14 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     # (MoCo's rose while its probe accuracy rose). A method trained on the labels keeps its own validation loss.
     probing = any(isinstance(callback, LinearProbe) for callback in callbacks) \
         and not getattr(method, "needs_labels", False)
-    trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, preemption], steps_per_epoch=steps_per_epoch,
-                                       min_epochs=getattr(method, "min_epochs", None),
-                                       stop_on=("probe/accuracy", "max") if probing else ("val/loss", "min"))
+    stop_on = ("probe/accuracy", "max") if probing else ("val/loss", "min")
+    # The saved encoder is the best epoch's on the metric early stopping watches, not the last of the `patience`
+    # epochs run past it. Candidates are the epochs early stopping could end the run at: none before the last one
+    # min_epochs forces (GalaxAlign's stage 1 is never kept in place of stage 2).
+    min_epochs = getattr(method, "min_epochs", None)
+    keep_best = KeepBest(*stop_on, from_epoch=max(0, (min_epochs or 1) - 1))
+    trainer, checkpoint = make_trainer(out_dir, settings, [*callbacks, keep_best, preemption],
+                                       steps_per_epoch=steps_per_epoch, min_epochs=min_epochs, stop_on=stop_on)
     module = PretrainModule(method, settings, steps_per_epoch, batch_views=batch_views)
     # Resume only a run of this very configuration: a checkpoint left by other settings (an edited config, another
     # label subset) is ignored and overwritten, never continued.
@@ -222,12 +212,18 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True if resume else None)
     if preemption.preempted:
         raise SystemExit(PREEMPTED_EXIT_CODE)
+    kept = keep_best.restore(module.method, last_epoch=int(trainer.current_epoch) - 1,
+                             last_step=int(trainer.global_step))
+    value = "" if kept["value"] is None else f", {kept['monitor']} {kept['value']:.4g}"
+    print(f"encoder: the weights of epoch {kept['epoch']} (step {kept['step']}{value}; {kept['kept']} by "
+          f"{kept['monitor']}) of {int(trainer.current_epoch)} epochs run", file=sys.stderr)
     # The checkpoint carries its own weights: drop any initial-weights path so moving that file never breaks it.
     recipe = {"method": inputs.method, "in_chans": len(bands), "img_size": size,
               "config": {k: v for k, v in config.items() if k != "weights"}, "bands": bands,
               "survey": inputs.survey, "seed": inputs.seed, "global_step": int(trainer.global_step),
               "epochs_run": int(trainer.current_epoch), "image_size": image_size,
-              "pretrained": bool(config.get("weights"))}  # initialised from a weights file (else random init)
+              "pretrained": bool(config.get("weights")),  # initialised from a weights file (else random init)
+              "kept": kept}  # the epoch whose weights these are: the best on the early-stopping metric
     encoder_path = out_dir / "encoder.ckpt"
     if trainer.is_global_zero:
         save_encoder(encoder_path, module.method, recipe)

@@ -27,7 +27,7 @@ def scratch_pretrain_json(n_labels):
     batch = int(section["batch_size"])
     n_train = int(n_catalog_objects() * config["catalog"]["split"]["train"])
     budget = scratch_settings()["scratch_steps"] or int(section["epochs"]) * -(-n_train // batch)
-    steps_per_epoch = -(-min(n_labels, n_train) // batch)
+    steps_per_epoch = max(1, -(-min(n_labels, n_train) // batch))
     epochs = max(1, -(-budget // steps_per_epoch))
     section.update(epochs=epochs, val_every_n_epochs=max(1, epochs // 3), online_probe=False,
                    warmup_epochs=min(float(section["warmup_epochs"]), 0.1 * epochs))

@@ -4,7 +4,8 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-from galssl.config import validate_config
+from galssl.catalog import check_object_count, count_rows
+from galssl.config import read_config_file, validate_config
 from galssl.errors import ConfigError, DataError
 from galssl.labelspec import resolve_config, trainable_methods
 
@@ -12,8 +13,12 @@ min_version("9.0")
 
 
 # galssl's own check first: it prints one line naming the key, and it also runs the cross-key checks the
-# schema cannot express. Exit before Snakemake builds the DAG, so no job starts on a bad config.
+# schema cannot express. Exit before Snakemake builds the DAG, so no job starts on a bad config. Snakemake has
+# already parsed the config files with its own YAML loader, which keeps the last of two equal keys: galssl's reader
+# reads each of them again to refuse that.
 try:
+    for config_file in workflow.configfiles:
+        read_config_file(config_file)
     validate_config(config)
 except ConfigError as error:
     print(error, file=sys.stderr)
@@ -25,6 +30,19 @@ validate(config, schema="../schemas/config.schema.yaml")
 # Which labels the run has, from the label table's header (galssl.labelspec): decided once, when the DAG is built.
 try:
     LABEL_TABLE, LABELS = resolve_config(config)
+except (ConfigError, DataError) as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
+
+# How many objects the run has, counted once from the catalogue's header or the mock settings. Too few to fill the
+# splits is one line here, not a crash while the DAG is built or in a training job.
+try:
+    if config["catalog"]["source"] == "mock":
+        N_OBJECTS = config["mock"]["n_objects"]
+        check_object_count(N_OBJECTS, "mock.n_objects")
+    else:
+        N_OBJECTS = count_rows(config["catalog"]["path"])
+        check_object_count(N_OBJECTS, f"catalog.path {config['catalog']['path']}")
 except (ConfigError, DataError) as error:
     print(error, file=sys.stderr)
     sys.exit(1)
@@ -43,6 +61,10 @@ def leave_out(stage, reason):
 config["pretrain"]["methods"], dropped = trainable_methods(config["pretrain"]["methods"], LABELS)
 if dropped:
     leave_out(f"pretraining of {', '.join(dropped)}", LABELS.reason("class"))
+if not config["pretrain"]["methods"]:
+    print(f"config error: pretrain.methods lists only {', '.join(dropped)}, which learn from classes, but this run "
+          f"has {LABELS.reason('class')}; add a self-supervised method such as simclr, moco or mae", file=sys.stderr)
+    sys.exit(1)
 
 
 def uses_mock_sky():
@@ -83,11 +105,7 @@ def survey_json(survey):
 
 def n_catalog_objects():
     """Number of catalogue rows, known before any job runs (so the shard scatter is fixed at DAG time)."""
-    if config["catalog"]["source"] == "mock":
-        return config["mock"]["n_objects"]
-    from galssl.catalog import count_rows
-
-    return count_rows(config["catalog"]["path"])
+    return N_OBJECTS
 
 
 def shard_files(survey, kind):

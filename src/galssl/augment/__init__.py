@@ -11,11 +11,33 @@ parameters from a ``torch.Generator`` so that a seed fixes every view:
 Usage: ``views = augment(images, generator)``; ``eval_images = center_crop(48)(images)``.
 """
 
-from galssl.augment.build import (AugmentSettings, Compose, band_wavelengths_nm, build_augmentations,
-                                  effective_wavelength_nm, extinction_coefficients, manifest_sky_mad)
-from galssl.augment.geometry import CenterCrop, JitterCrop, RandomRotation, SizeRescale, center_crop
-from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise, gaussian_kernels
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from galssl.augment.settings import AugmentSettings
+
+if TYPE_CHECKING:
+    from galssl.augment.build import (Compose, band_wavelengths_nm, build_augmentations, effective_wavelength_nm,
+                                      extinction_coefficients, manifest_sky_mad)
+    from galssl.augment.geometry import CenterCrop, JitterCrop, RandomRotation, SizeRescale, center_crop
+    from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise, gaussian_kernels
+
+# Imported on first use, so that the config check (galssl.config, which needs only AugmentSettings) loads no torch.
+_LAZY = {"Compose": "build", "band_wavelengths_nm": "build", "build_augmentations": "build",
+         "effective_wavelength_nm": "build", "extinction_coefficients": "build", "manifest_sky_mad": "build",
+         "CenterCrop": "geometry", "JitterCrop": "geometry", "RandomRotation": "geometry", "SizeRescale": "geometry",
+         "center_crop": "geometry", "PSFBlur": "photometry", "Reddening": "photometry", "SkyNoise": "photometry",
+         "gaussian_kernels": "photometry"}
 
 __all__ = ["AugmentSettings", "CenterCrop", "Compose", "JitterCrop", "PSFBlur", "RandomRotation", "Reddening",
            "SizeRescale", "SkyNoise", "band_wavelengths_nm", "build_augmentations", "center_crop",
            "effective_wavelength_nm", "extinction_coefficients", "gaussian_kernels", "manifest_sky_mad"]
+
+
+def __getattr__(name: str) -> Any:
+    """The torch-based augmentations, imported from their module when first asked for."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'galssl.augment' has no attribute {name!r}")
+    return getattr(import_module(f"galssl.augment.{_LAZY[name]}"), name)
