@@ -71,12 +71,63 @@ def test_label_efficiency_table_has_every_size_seed_and_probe():
     n_train = int((data.split == "train").sum())
     assert sorted(table["n_labels"].unique()) == [8, 16, 32, 64, 128, n_train]
     assert set(table["seed"]) == {10, 11} and set(table["task"]) == {"classes_logistic", "classes_knn"}
-    assert set(table["split"]) == {"test"} and set(table["metric"]) == {"accuracy", "macro_f1"}
-    assert len(table) == 6 * 2 * 2 * 2
+    assert set(table["split"]) == {"test"} and set(table["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
+    assert len(table) == 6 * 2 * 2 * 3
     accuracy = table[table["metric"] == "accuracy"].groupby("n_labels")["value"].mean()
     assert accuracy[n_train] >= accuracy[8] and accuracy[n_train] > 0.9
     again = run_label_efficiency(data, ProbeSettings(knn_k=(1, 3)), settings, seed=10, log=lambda *_: None)
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_a_one_class_subset_scores_chance_balanced_accuracy():
+    # N = 1: one labelled galaxy, one class, so every test galaxy gets that class. Accuracy is that class's test
+    # share; balanced accuracy is 1 / (classes in the test split) whatever the shares.
+    data = planted(n_per_class=40)
+    settings = LabelEfficiencySettings(min_log2=0, max_log2=0, seeds=1, classifiers=("logistic",))
+    table = run_label_efficiency(data, ProbeSettings(), settings, seed=0, log=lambda *_: None)
+    values = table.set_index("metric")["value"]
+    test_labels = data.labels["galaxy10_class"].to_numpy()[data.split == "test"]
+    shares = np.bincount(test_labels, minlength=4) / len(test_labels)
+    assert values["balanced_accuracy"] == pytest.approx(1 / 4)
+    assert any(values["accuracy"] == pytest.approx(share) for share in shares)
+    assert values["macro_f1"] == pytest.approx(2 * values["accuracy"] / (1 + values["accuracy"]) / 4)
+
+
+def test_label_efficiency_fits_with_the_probes_class_weight():
+    # Two overlapping classes, 90/10: class 1 is shifted by 1.5 along one of four standard-normal features.
+    rng = np.random.default_rng(3)
+    labels = (rng.random(1500) < 0.1).astype(int)
+    vectors = rng.standard_normal((1500, 4))
+    vectors[:, 0] += 1.5 * labels
+    split = rng.choice(["train", "val", "test"], size=len(labels), p=[0.6, 0.2, 0.2])
+    data = LabelledEmbeddings("toy", np.array([f"g{i:05d}" for i in range(len(labels))]), vectors.astype(np.float32),
+                              split, pd.DataFrame({"galaxy10_class": labels}))
+    settings = LabelEfficiencySettings(min_log2=9, max_log2=9, seeds=1, classifiers=("logistic",))
+    plain, balanced = (run_label_efficiency(data, ProbeSettings(logistic_c=(1.0,), class_weight=weight), settings,
+                                            seed=0, log=lambda *_: None).set_index("metric")["value"]
+                       for weight in (None, "balanced"))
+    # The unweighted fit favours the big classes (higher accuracy), the balanced one the rare ones (higher mean recall).
+    assert balanced["balanced_accuracy"] > plain["balanced_accuracy"] + 0.03, (plain, balanced)
+    assert plain["accuracy"] > balanced["accuracy"]
+
+
+def test_label_efficiency_figure_draws_balanced_accuracy_and_macro_f1():
+    from galssl.plots.probes import label_efficiency_figure
+
+    data = planted(n_per_class=30)
+    settings = LabelEfficiencySettings(min_log2=3, max_log2=5, seeds=2, classifiers=("logistic", "knn"))
+    table = run_label_efficiency(data, ProbeSettings(knn_k=(3,)), settings, seed=0, log=lambda *_: None)
+    figure = label_efficiency_figure(table)
+    axes = figure.axes
+    assert len(axes) == 4  # rows balanced accuracy, macro F1; columns logistic, kNN
+    assert axes[0].get_ylabel().startswith("test balanced accuracy") and axes[2].get_ylabel() == "test macro F1"
+    # The plotted points of the top-left panel are the seed means of balanced accuracy, not of accuracy.
+    line = axes[0].get_lines()[0]
+    expected = table.query("task == 'classes_logistic' and metric == 'balanced_accuracy'").groupby("n_labels")[
+        "value"].mean()
+    assert line.get_ydata() == pytest.approx(expected.to_numpy())
+    # Tables from before balanced accuracy still draw (macro F1 only).
+    assert len(label_efficiency_figure(table[table["metric"] != "balanced_accuracy"]).axes) == 2
 
 
 def test_subsets_follow_object_id_order_like_the_from_scratch_baseline():

@@ -21,6 +21,23 @@ def test_classification_metrics_match_hand_counts():
     assert metrics.macro_f1([0, 0, 0, 2], [0, 0, 0, 0]) == pytest.approx((6 / 7 + 0) / 2)
 
 
+def test_balanced_metrics_see_through_a_majority_guess():
+    # 90/10: guessing the majority class scores accuracy 0.9 but is no better than chance on the balanced metrics.
+    y_true = np.array([0] * 90 + [1] * 10)
+    majority = np.zeros(100, dtype=int)
+    values = metrics.class_metrics(y_true, majority)
+    assert list(values) == list(metrics.CLASS_METRICS)
+    assert values["accuracy"] == pytest.approx(0.9)
+    assert values["balanced_accuracy"] == pytest.approx(0.5)
+    assert values["macro_f1"] == pytest.approx((2 * 0.9 / 1.9 + 0) / 2) and values["macro_f1"] < 0.5
+    # Balanced accuracy = mean per-class recall: class 0 recall 81/90, class 1 recall 6/10.
+    guess = np.array([0] * 81 + [1] * 9 + [1] * 6 + [0] * 4)
+    assert metrics.balanced_accuracy(y_true, guess) == pytest.approx((81 / 90 + 6 / 10) / 2)
+    assert metrics.accuracy(y_true, guess) == pytest.approx(87 / 100)
+    # A predicted class absent from the truth lowers recall of the true class only (no warning, no extra class).
+    assert metrics.balanced_accuracy([0, 0, 1, 1], [0, 2, 1, 1]) == pytest.approx((0.5 + 1.0) / 2)
+
+
 def test_auc_counts_correctly_ordered_pairs():
     y_true = np.array([0, 0, 1, 1])
     score = np.array([0.1, 0.4, 0.35, 0.8])

@@ -84,6 +84,88 @@ def test_mlp_probe_runs_and_is_deterministic():
     assert first.query("split == 'test' and metric == 'accuracy'")["value"].item() > 0.9
 
 
+def imbalanced(shift: float, n: int = 1000, dim: int = 4, seed: int = 0) -> LabelledEmbeddings:
+    """Two classes 90/10 in every split (train 600, val 200, test 200); class 1 is shifted by ``shift`` along the
+    first dimension of otherwise standard-normal features (shift 0: no signal at all)."""
+    rng = np.random.default_rng(seed)
+    split = np.repeat(["train", "val", "test"], [int(0.6 * n), int(0.2 * n), int(0.2 * n)])
+    labels = np.concatenate([np.repeat([0, 1], [int(0.9 * m), m - int(0.9 * m)])
+                             for m in (int(0.6 * n), int(0.2 * n), int(0.2 * n))])
+    vectors = rng.standard_normal((n, dim))
+    vectors[:, 0] += shift * labels
+    ids = np.array([f"gal{i:04d}" for i in range(n)])
+    return LabelledEmbeddings("toy", ids, vectors.astype(np.float32), split, pd.DataFrame({"galaxy10_class": labels}))
+
+
+def test_a_majority_guess_scores_high_accuracy_but_chance_balanced_metrics_in_the_written_table(tmp_path):
+    from galssl.cli import main
+    from galssl.embed import write_embeddings
+
+    data = imbalanced(shift=0.0)  # no signal: the regularised logistic probe falls back on the 90% class
+    write_embeddings(tmp_path / "emb.parquet", list(data.object_ids), data.vectors, "toy")
+    pd.DataFrame({"object_id": data.object_ids, "ra": 0.0, "dec": 0.0,
+                  "split": data.split}).to_parquet(tmp_path / "catalog.parquet")
+    data.labels.assign(object_id=data.object_ids).to_parquet(tmp_path / "labels.parquet")
+    main(["probes", "--embeddings", str(tmp_path / "emb.parquet"), "--catalog", str(tmp_path / "catalog.parquet"),
+          "--labels", str(tmp_path / "labels.parquet"), "--seed", "0", "--method", "noise",
+          "--probes", '{"classifiers": ["logistic"], "logistic_c": [0.001]}',
+          "--metrics-out", str(tmp_path / "metrics.parquet"), "--class-predictions-out", str(tmp_path / "c.parquet"),
+          "--vote-predictions-out", str(tmp_path / "v.parquet")])
+    predictions = pd.read_parquet(tmp_path / "c.parquet")
+    assert len(predictions) == 200 and (predictions["predicted_class"] == 0).all()  # the majority guess
+    table = pd.read_parquet(tmp_path / "metrics.parquet")
+    test = table[(table["split"] == "test") & (table["task"] == "classes_logistic")].set_index("metric")["value"]
+    assert test["accuracy"] == pytest.approx(0.9)
+    assert test["balanced_accuracy"] == pytest.approx(0.5)
+    assert test["macro_f1"] == pytest.approx(0.9 / 1.9) and test["macro_f1"] < 0.5
+
+
+@pytest.mark.parametrize("kind", ["logistic", "knn", "mlp"])
+def test_balanced_class_weight_moves_predictions_toward_the_minority_class(kind):
+    data = imbalanced(shift=1.5)  # overlapping classes: an unweighted fit mostly answers "0"
+    grids = dict(logistic_c=(1.0,), knn_k=(15,), mlp_alpha=(0.01,), mlp_hidden_units=16, mlp_max_iter=200)
+    tables, minority = {}, {}
+    for weight in (None, "balanced"):
+        settings = ProbeSettings(classifiers=(kind,), class_weight=weight, **grids)
+        tables[weight], predictions = run_class_probes(data, settings, seed=0, log=lambda *_: None)
+        minority[weight] = int((predictions["predicted_class"] == 1).sum())
+    # 20 of the 200 test galaxies are class 1: the balanced fit names it far more often ...
+    assert minority["balanced"] > 1.5 * max(minority[None], 1), minority
+    # ... and its mean recall per class (balanced accuracy) is higher.
+    balanced_accuracy = {weight: table.query("split == 'test' and metric == 'balanced_accuracy'")["value"].item()
+                         for weight, table in tables.items()}
+    assert balanced_accuracy["balanced"] > balanced_accuracy[None] + 0.05, balanced_accuracy
+
+
+def test_balanced_knn_weighs_each_neighbour_vote_by_its_class_weight():
+    from galssl.evaluate.probes import BalancedKNeighborsClassifier
+
+    # Train: 9 of class 0 at x = 0, 1 of class 1 at x = 1. With k = 10 and uniform votes, the plain kNN says 0 with
+    # probability 0.9; the class weights 10 / (2 * 9) and 10 / (2 * 1) make both classes weigh 5 in total: 0.5 each.
+    x = np.array([[0.0]] * 9 + [[1.0]])
+    y = np.array([0] * 9 + [1])
+    balanced = BalancedKNeighborsClassifier(n_neighbors=10).fit(x, y)
+    assert balanced.class_weight_ == pytest.approx([10 / 18, 5.0])
+    assert balanced.predict_proba([[0.2]]) == pytest.approx(np.array([[0.5, 0.5]]))
+    # k = 3 near x = 0.9: neighbours two of class 0 (votes 10/18 each) and the one of class 1 (vote 5): class 1.
+    three = BalancedKNeighborsClassifier(n_neighbors=3).fit(x, y)
+    assert three.predict([[0.9]]).tolist() == [1]
+    from sklearn.neighbors import KNeighborsClassifier
+    assert KNeighborsClassifier(n_neighbors=3).fit(x, y).predict([[0.9]]).tolist() == [0]
+
+
+def test_class_weight_setting_is_checked_and_off_by_default():
+    from galssl.evaluate.probes import make_classifier
+
+    assert ProbeSettings().class_weight is None and ProbeSettings().selection_metric == "accuracy"
+    assert make_classifier("logistic", 1.0, ProbeSettings(), 0).class_weight is None
+    balanced = ProbeSettings.from_config({"class_weight": "balanced"})
+    assert balanced.selection_metric == "balanced_accuracy"
+    assert make_classifier("logistic", 1.0, balanced, 0).class_weight == "balanced"
+    with pytest.raises(ConfigError, match="probes.class_weight is 'balance'"):
+        ProbeSettings.from_config({"class_weight": "balance"})
+
+
 def test_soft_label_probe_recovers_a_planted_linear_signal():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((800, 5))
@@ -214,10 +296,12 @@ def test_probe_cli_writes_metrics_predictions_and_figures(tmp_path, capsys):
     table = pd.read_parquet(tmp_path / "p/metrics.parquet")
     assert list(table.columns) == METRIC_COLUMNS and set(table["method"]) == {"toy_method"}
     assert {"classes_logistic", "classes_knn", "gz_smooth_or_featured__smooth"} <= set(table["task"])
-    assert "test accuracy" in capsys.readouterr().out
+    assert {"accuracy", "balanced_accuracy", "macro_f1"} == set(table.loc[table["task"] == "classes_knn", "metric"])
+    assert "classes_logistic test: accuracy" in capsys.readouterr().out
     main(["label-efficiency", *common, "--out", str(tmp_path / "le.parquet")])
     efficiency = pd.read_parquet(tmp_path / "le.parquet")
     assert sorted(efficiency["n_labels"].unique()) == [8, 16, 32] and set(efficiency["seed"]) == {1, 2}
+    assert set(efficiency["metric"]) == {"accuracy", "balanced_accuracy", "macro_f1"}
     main(["plot-confusion", "--predictions", str(tmp_path / "p/classes.parquet"), "--labels", paths["labels"],
           "--out", str(tmp_path / "confusion.png")])
     main(["plot-vote-fractions", "--predictions", str(tmp_path / "p/votes.parquet"),

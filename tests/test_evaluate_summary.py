@@ -53,3 +53,19 @@ def test_page_bolds_the_best_value_by_direction(tmp_path):
 def test_missing_column_is_a_clear_error():
     with pytest.raises(DataError, match="lacks column"):
         headline_table(tidy().drop(columns="seed"))
+
+
+def test_balanced_accuracy_gets_its_own_column_and_its_own_best():
+    # A majority guesser on a 90/10 test set wins on accuracy but not on balanced accuracy.
+    rows = [("majority", "classes_logistic", 100, 1, "test", "accuracy", 0.9),
+            ("majority", "classes_logistic", 100, 1, "test", "balanced_accuracy", 0.5),
+            ("simclr", "classes_logistic", 100, 1, "test", "accuracy", 0.85),
+            ("simclr", "classes_logistic", 100, 1, "test", "balanced_accuracy", 0.75),
+            ("simclr", "finetune_classes", 100, 1, "test", "balanced_accuracy", 0.8)]
+    table = pd.DataFrame(rows, columns=["method", "task", "n_labels", "seed", "split", "metric", "value"])
+    summary = headline_table(table)
+    assert list(summary.columns) == ["logistic acc", "logistic bal. acc", "fine-tuned bal. acc"]
+    assert summary.loc["majority", "logistic bal. acc"] == pytest.approx(0.5)
+    page = metrics_page(table, "demo")
+    assert '<td class="best">0.9</td>' in page and '<td class="best">0.75</td>' in page
+    assert '<td class="best">0.5</td>' not in page

@@ -152,6 +152,7 @@ def test_finetuning_beats_chance_on_a_planted_dataset_and_writes_tables_and_figu
     assert set(table["n_labels"]) == {60} and set(table["split"]) == {"val", "test"}
     test = table[table["split"] == "test"].set_index("metric")["value"]
     assert test["accuracy"] > 0.6 and test["macro_f1"] > 0.5  # chance: 1/3
+    assert test["balanced_accuracy"] > 0.5 and table["metric"].nunique() == 3  # accuracy, balanced accuracy, macro F1
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == SPLITS["test"] and set(predictions["probe"]) == {"finetune"}
     assert not (out / "best").exists() and not (out / "checkpoints").exists()
@@ -249,6 +250,16 @@ def test_settings_skip_untrained_methods_and_config_errors_name_the_key():
             validate_config(bad)
     with pytest.raises(ConfigError, match="finetune.tasks has 'morphology'"):
         FinetuneSettings.from_config({"tasks": ["morphology"]})
+
+
+def test_class_scores_show_a_majority_guess_for_what_it_is():
+    # 90/10 test labels and logits that always favour class 0: accuracy 0.9, balanced accuracy 0.5, macro F1 < 0.5.
+    truth = np.array([0] * 90 + [1] * 10)
+    logits = np.tile([2.0, -1.0], (100, 1))
+    task = ClassTask("labels.parquet", "galaxy10_class", pd.Series([0, 1], index=["a", "b"]))
+    values, predictions = task.scores(logits, truth, [f"g{i}" for i in range(100)])
+    assert values["accuracy"] == pytest.approx(0.9) and values["balanced_accuracy"] == pytest.approx(0.5)
+    assert values["macro_f1"] == pytest.approx(0.9 / 1.9) and (predictions["predicted_class"] == 0).all()
 
 
 def test_a_missing_label_column_names_the_config_key(sky):

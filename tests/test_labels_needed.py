@@ -53,6 +53,20 @@ def test_labels_needed_matches_the_hand_computed_n_and_flags_curves_that_never_r
     assert reference["reached"]
 
 
+def test_balanced_accuracy_gets_its_own_target_which_a_majority_guess_never_reaches():
+    rows = curve("supervised_from_scratch", "classes_head", {16: [0.85], 1000: [0.9]})
+    rows += curve("supervised_from_scratch", "classes_head", {16: [0.6], 1000: [0.8]}, metric="balanced_accuracy")
+    # An embedding whose probe guesses the 90% class at every N: accuracy 0.9, balanced accuracy 0.5.
+    rows += curve("pixels_pca", "classes_logistic", {16: [0.9, 0.9], 32: [0.9, 0.9]})
+    rows += curve("pixels_pca", "classes_logistic", {16: [0.5, 0.5], 32: [0.5, 0.5]}, metric="balanced_accuracy")
+    assert reference_targets(pd.DataFrame(rows)) == pytest.approx({"accuracy": 0.9, "balanced_accuracy": 0.8})
+    table = labels_needed_table(pd.DataFrame(rows)).set_index(["method", "classifier", "metric"])
+    on_accuracy = table.loc[("pixels_pca", "logistic", "accuracy")]
+    assert on_accuracy["n_labels_needed"] == 16 and bool(on_accuracy["reached"])  # accuracy is fooled
+    on_balanced = table.loc[("pixels_pca", "logistic", "balanced_accuracy")]
+    assert on_balanced["target"] == pytest.approx(0.8) and not bool(on_balanced["reached"])
+
+
 def test_crossing_interpolates_in_log2_n():
     n = np.array([16.0, 64.0])
     assert crossing(n, np.array([0.2, 0.6]), 0.4) == pytest.approx(32.0)  # halfway in log2 between 16 and 64

@@ -91,6 +91,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     assert process.returncode == 75, stderr[-2000:]
     saved = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=True)
     assert 0 < saved["global_step"] < 6 * -(-36 // 8)
+    assert any(key.startswith("KeepBest") for key in saved["callbacks"])  # the best epoch so far survives a resume
     assert not (out / "encoder.ckpt").exists()
     # The same interrupted state under other settings is not continued: that run starts from step 0.
     other = tmp_path / "moco-other"
@@ -105,6 +106,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     assert f"resuming from {checkpoints / 'last.ckpt'}" in rerun.stderr
     _, recipe = load_encoder(out / "encoder.ckpt")
     assert recipe["global_step"] == 6 * -(-36 // 8)
+    assert recipe["kept"]["kept"] == "best" and recipe["kept"]["monitor"] == "probe/accuracy"
     assert not checkpoints.exists()  # finished: a later forced rerun starts afresh instead of resuming
 
 
@@ -175,6 +177,9 @@ def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_
     assert result.returncode == 0, result.stderr[-2000:]
     _, recipe = load_encoder(out / "encoder.ckpt")
     assert recipe["global_step"] == 3  # 8 objects, batch 8: one step per epoch — the other train objects unseen
+    # Validated once (epoch index 1, after step 2): the supervised run keeps that epoch's weights on its val loss.
+    assert {k: recipe["kept"][k] for k in ("monitor", "mode", "kept", "epoch", "step")} == {
+        "monitor": "val/loss", "mode": "min", "kept": "best", "epoch": 1, "step": 2}
     metrics = pd.read_csv(out / "metrics.csv")
     assert "probe/accuracy" not in metrics.columns and metrics["val/loss"].notna().sum() == 1  # epoch 2 only
     scores = tmp_path / "scores.parquet"
@@ -184,7 +189,7 @@ def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_
                            timeout=300)
     assert score.returncode == 0, score.stderr[-2000:]
     table = pd.read_parquet(scores)
-    assert list(table["metric"]) == ["accuracy", "macro_f1"] and set(table["n_labels"]) == {8}
+    assert list(table["metric"]) == ["accuracy", "balanced_accuracy", "macro_f1"] and set(table["n_labels"]) == {8}
     assert set(table["method"]) == {"supervised_from_scratch"} and set(table["split"]) == {"val"}
     assert ((table["value"] >= 0) & (table["value"] <= 1)).all()
 
@@ -203,3 +208,68 @@ def test_early_stopping_watches_the_metric_it_is_given(tmp_path):
                             stop_on=("probe/accuracy", "max"))
     assert (stopper(probe).monitor, stopper(probe).mode, stopper(probe).patience) == ("probe/accuracy", "max", 3)
     assert stopper(default).strict and not stopper(probe).strict  # an epoch the probe skips does not crash the run
+
+
+def test_the_saved_encoder_holds_the_best_probe_epoch_not_the_last(dataset, tmp_path, monkeypatch):
+    from galssl import pretrain
+    from galssl.train import LinearProbe
+
+    # A scripted online probe, best at epoch 1; with patience 2 early stopping ends the run after epoch 3.
+    scripted = [0.30, 0.90, 0.50, 0.40, 0.35, 0.30]
+    weights: dict[int, dict[str, torch.Tensor]] = {}
+
+    class ScriptedProbe(LinearProbe):
+        def on_validation_epoch_end(self, trainer, module) -> None:
+            weights[trainer.current_epoch] = {k: v.detach().clone() for k, v in module.method.state_dict().items()}
+            module.log("probe/accuracy", scripted[trainer.current_epoch], sync_dist=False)
+
+    monkeypatch.setattr(pretrain, "LinearProbe", ScriptedProbe)
+    root, shards = dataset
+    inputs = pretrain.PretrainInputs(survey="sdss", method="simclr", shards=shards,
+                                     manifest=str(root / "manifest.json"), labels=str(root / "labels.parquet"),
+                                     seed=3, out_dir=tmp_path / "simclr",
+                                     section={**PRETRAIN, "epochs": 6, "early_stopping_patience": 2})
+    method, recipe = load_encoder(pretrain.run_pretraining(inputs))
+    steps = -(-36 // 8)
+    assert sorted(weights) == [0, 1, 2, 3] and recipe["epochs_run"] == 4 and recipe["global_step"] == 4 * steps
+    assert recipe["kept"] == {"monitor": "probe/accuracy", "mode": "max", "kept": "best", "epoch": 1,
+                              "step": 2 * steps, "value": pytest.approx(0.9)}
+    saved = method.state_dict()
+    assert saved.keys() == weights[1].keys()
+    for name, value in weights[1].items():
+        assert torch.equal(saved[name], value), name
+    changed = [name for name in saved if not torch.equal(saved[name], weights[3][name])]
+    assert changed  # training went on after epoch 1: the last epoch's weights are different ones
+
+
+def test_keep_best_skips_early_and_non_finite_epochs_and_survives_a_checkpoint(tmp_path):
+    from types import SimpleNamespace
+
+    from galssl.train import KeepBest
+
+    model = torch.nn.Linear(2, 1)
+    module = SimpleNamespace(method=model)
+    keep = KeepBest("val/loss", "min", from_epoch=2)
+    # Epochs 0-1 are before from_epoch (GalaxAlign's stage 1) however low; NaN is no candidate; the tie at 0.5
+    # keeps the first (epoch 3).
+    for epoch, loss in enumerate([0.1, 0.2, 0.9, 0.5, float("nan"), 0.5, 0.7]):
+        with torch.no_grad():
+            model.weight.fill_(epoch)
+        trainer = SimpleNamespace(sanity_checking=False, current_epoch=epoch, global_step=10 * (epoch + 1),
+                                  callback_metrics={"val/loss": torch.tensor(loss)})
+        keep.on_validation_end(trainer, module)
+    torch.save(keep.state_dict(), tmp_path / "state.pt")
+    resumed = KeepBest("val/loss", "min", from_epoch=2)
+    resumed.load_state_dict(torch.load(tmp_path / "state.pt", weights_only=True))
+    kept = resumed.restore(model, last_epoch=6, last_step=70)
+    assert kept == {"monitor": "val/loss", "mode": "min", "kept": "best", "epoch": 3, "step": 40,
+                    "value": pytest.approx(0.5)}
+    assert torch.all(model.weight == 3)
+    # Another monitor's saved best is not taken; without any candidate the weights stay and "last" is recorded.
+    other = KeepBest("probe/accuracy", "max")
+    other.load_state_dict(keep.state_dict())
+    with torch.no_grad():
+        model.weight.fill_(6)
+    assert other.restore(model, last_epoch=6, last_step=70) == {
+        "monitor": "probe/accuracy", "mode": "max", "kept": "last", "epoch": 6, "step": 70, "value": None}
+    assert torch.all(model.weight == 6)

@@ -2,7 +2,8 @@
 
 Checkpoints every N steps and on SIGTERM/SIGUSR1 (Slurm preemption); a rerun resumes from ``last.ckpt``
 (loaded with ``weights_only=True``, no pickle execution); cosine schedule with linear warm-up; early stopping on the
-validation loss; an online linear probe on held-out labels logged every epoch; metrics to CSV.
+validation loss (or the online probe) with the weights of the best validated epoch kept (``KeepBest``); an online
+linear probe on held-out labels logged every epoch; metrics to CSV.
 """
 
 from __future__ import annotations
@@ -137,6 +138,59 @@ class LinearProbe(Callback):
         val = scaler.transform(self._embed(module, self.val_images))
         classifier = LogisticRegression(max_iter=500, C=1.0).fit(train, self.train_labels)
         module.log("probe/accuracy", float(classifier.score(val, self.val_labels)), sync_dist=False)
+
+
+class KeepBest(Callback):
+    """Keeps, in CPU memory, the method's state of the validated epoch with the best ``monitor`` (``mode`` min or
+    max; the first on ties; non-finite values and epochs before ``from_epoch`` are not candidates), so the saved
+    encoder is that epoch's and not the last one early stopping let run past it. The copy travels in Lightning
+    checkpoints (``state_dict``), so a resumed run still knows it."""
+
+    def __init__(self, monitor: str, mode: str = "min", from_epoch: int = 0) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"KeepBest mode must be 'min' or 'max', not {mode!r}")
+        self.monitor, self.mode, self.from_epoch = monitor, mode, from_epoch
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.best_step: int | None = None
+
+    def _better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value < self.best_value if self.mode == "min" else value > self.best_value
+
+    def on_validation_end(self, trainer: L.Trainer, module: PretrainModule) -> None:
+        if trainer.sanity_checking or trainer.current_epoch < self.from_epoch:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        # An epoch that does not log the metric (the probe skipped it) leaves an earlier value here, which never
+        # beats the best (ties keep the first).
+        if value is None or not math.isfinite(float(value)) or not self._better(float(value)):
+            return
+        self.best_state = {key: tensor.detach().cpu().clone() for key, tensor in module.method.state_dict().items()}
+        self.best_value, self.best_epoch, self.best_step = float(value), trainer.current_epoch, trainer.global_step
+
+    def restore(self, method: torch.nn.Module, last_epoch: int, last_step: int) -> dict[str, Any]:
+        """Load the best state into ``method`` and describe what it now holds: monitor, mode, kept ("best", or
+        "last" when no candidate epoch logged the metric: the weights stay), epoch (0-based, as in metrics.csv),
+        step and the monitored value (None for "last")."""
+        if self.best_state is None:
+            return {"monitor": self.monitor, "mode": self.mode, "kept": "last", "epoch": last_epoch,
+                    "step": last_step, "value": None}
+        method.load_state_dict(self.best_state)
+        return {"monitor": self.monitor, "mode": self.mode, "kept": "best", "epoch": self.best_epoch,
+                "step": self.best_step, "value": self.best_value}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"monitor": self.monitor, "value": self.best_value, "epoch": self.best_epoch, "step": self.best_step,
+                "state": self.best_state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("monitor") != self.monitor:  # another metric's best is no best of this one
+            return
+        self.best_value, self.best_epoch = state_dict["value"], state_dict["epoch"]
+        self.best_step, self.best_state = state_dict["step"], state_dict["state"]
 
 
 class PreemptionCheckpoint(Callback):

@@ -12,7 +12,7 @@ def cmd_labels_needed(args: argparse.Namespace) -> None:
 
     table = labels_needed_from_tables(args.tables, args.reference)
     write_metric_table(table, args.out, args.csv)
-    shown = table[table["metric"] == "accuracy"][["method", "classifier", "target", "n_labels_needed", "reached"]]
+    shown = table[["metric", "method", "classifier", "target", "n_labels_needed", "reached"]]
     print(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
     print(f"{len(table)} rows -> {args.out}")
 

@@ -46,9 +46,10 @@ def cmd_probes(args: argparse.Namespace) -> None:
     write_parquet_atomic(pd.concat([class_metrics, vote_metrics], ignore_index=True), args.metrics_out)
     write_parquet_atomic(class_predictions, args.class_predictions_out)
     write_parquet_atomic(vote_predictions, args.vote_predictions_out)
-    test = class_metrics[(class_metrics["split"] == "test") & (class_metrics["metric"] == "accuracy")]
-    for row in test.itertuples():
-        print(f"{row.method} {row.task}: test accuracy {row.value:.3f}")
+    test = class_metrics[class_metrics["split"] == "test"]
+    for task, rows in test.groupby("task", sort=False):
+        values = ", ".join(f"{row.metric} {row.value:.3f}" for row in rows.itertuples())
+        print(f"{data.method} {task} test: {values}")
     print(f"metrics -> {args.metrics_out}")
 
 
@@ -65,8 +66,8 @@ def cmd_label_efficiency(args: argparse.Namespace) -> None:
         table = run_label_efficiency(data, probes, settings, args.seed)
         print(f"label efficiency: {time.perf_counter() - start:.1f} s")
     write_parquet_atomic(table, args.out)
-    summary = table[table["metric"] == "accuracy"].groupby(["task", "n_labels"])["value"].agg(["mean", "std"])
-    print(summary.round(3).to_string())
+    summary = table.groupby(["task", "n_labels", "metric"])["value"].mean().unstack("metric")
+    print(summary.round(3).to_string())  # seed means
     print(f"label efficiency -> {args.out}")
 
 

@@ -35,8 +35,9 @@ def cmd_zero_shot(args: argparse.Namespace) -> None:
     write_parquet_atomic(result.similarity, args.similarity_out)
     write_text_atomic(args.summary_out, json.dumps(result.summary, indent=2, sort_keys=True) + "\n")
     flag = "" if result.summary["pretrained"] else " (random init: no CLIP weights file)"
-    print(f"{result.summary['method']}: zero-shot accuracy {result.summary['accuracy']:.3f}, macro F1 "
-          f"{result.summary['macro_f1']:.3f} on {result.summary['n_galaxies']} test galaxies{flag}")
+    print(f"{result.summary['method']}: zero-shot accuracy {result.summary['accuracy']:.3f}, balanced accuracy "
+          f"{result.summary['balanced_accuracy']:.3f}, macro F1 {result.summary['macro_f1']:.3f} on "
+          f"{result.summary['n_galaxies']} test galaxies{flag}")
 
 
 def cmd_plot_zero_shot(args: argparse.Namespace) -> None:

@@ -73,7 +73,8 @@ def classify_split(method: torch.nn.Module, crop: int, shards: list[str], manife
 def scratch_scores(ckpt: str | os.PathLike, shards: list[str], manifest_path: str | os.PathLike,
                    labels_path: str | os.PathLike, class_column: str, n_labels: int, seed: int,
                    split: str = "test") -> pd.DataFrame:
-    """Tidy accuracy and macro F1 on ``split`` of a supervised checkpoint trained on ``n_labels`` labels."""
+    """Tidy accuracy, balanced accuracy and macro F1 on ``split`` of a supervised checkpoint trained on ``n_labels``
+    labels."""
     from galssl.checkpoint import load_encoder
 
     method, recipe = load_encoder(ckpt)
@@ -82,5 +83,4 @@ def scratch_scores(ckpt: str | os.PathLike, shards: list[str], manifest_path: st
     truth, guess = classify_split(method, int(recipe["img_size"]), shards, manifest_path, labels_path, class_column,
                                   split)
     return metric_frame(metric_rows(METHOD, "classes_head", n_labels, seed, split,
-                                    {"accuracy": metrics.accuracy(truth, guess),
-                                     "macro_f1": metrics.macro_f1(truth, guess)}))
+                                    metrics.class_metrics(truth, guess)))

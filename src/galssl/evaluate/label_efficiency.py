@@ -75,8 +75,9 @@ def nested_subsets(labels: np.ndarray, sizes: list[int], seed: int) -> dict[int,
 
 def run_label_efficiency(data: LabelledEmbeddings, probes: ProbeSettings, settings: LabelEfficiencySettings,
                          seed: int, log=print) -> pd.DataFrame:
-    """Tidy rows (method, task=classes_<probe>, n_labels, seed, split=test, accuracy / macro_f1) for every subset
-    size, seed (``seed`` + replicate) and classifier; hyper-parameters chosen on the whole val split.
+    """Tidy rows (method, task=classes_<probe>, n_labels, seed, split=test, accuracy / balanced_accuracy /
+    macro_f1) for every subset size, seed (``seed`` + replicate) and classifier; hyper-parameters chosen on the whole
+    val split, the probes fitted with ``probes.class_weight``.
 
     Features are standardised with every train-split embedding (no labels needed for that).
     """
@@ -110,8 +111,7 @@ def run_label_efficiency(data: LabelledEmbeddings, probes: ProbeSettings, settin
                     model, _ = fit_selected(kind, probes, x_train_all[chosen], y_subset, x_val, y_val, subset_seed)
                     guess = model.predict(x_test)
                 rows += metric_rows(data.method, f"classes_{kind}", n_labels, subset_seed, "test",
-                                    {"accuracy": metrics.accuracy(y_test, guess),
-                                     "macro_f1": metrics.macro_f1(y_test, guess)})
+                                    metrics.class_metrics(y_test, guess))
         log(f"{data.method} label efficiency: seed {subset_seed} done (N = {', '.join(map(str, sizes))})")
     return metric_frame(rows)
 

@@ -1,8 +1,8 @@
 """How many labels each method needs to reach the supervised baseline's full-data score.
 
-Target: per metric (accuracy, macro F1), the test score of the supervised baseline trained from scratch at its
-largest N — the ``supervised`` pretraining run on every labelled train galaxy, scored with its own head (task
-``classes_head`` of ``supervised_from_scratch``; mean over the rows at that N).
+Target: per metric (accuracy, balanced accuracy, macro F1), the test score of the supervised baseline trained from
+scratch at its largest N — the ``supervised`` pretraining run on every labelled train galaxy, scored with its own
+head (task ``classes_head`` of ``supervised_from_scratch``; mean over the rows at that N).
 
 For every (method, classifier, metric) curve, the seed-mean test score at each N = 2^k: ``n_labels_grid`` is the
 smallest grid N whose mean reaches the target; ``n_labels_needed`` interpolates linearly in log2 N between that

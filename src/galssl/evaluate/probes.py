@@ -2,7 +2,8 @@
 probes (one soft-label linear model per question of the decision tree, binary cross-entropy on the fractions).
 
 Features are standardised with the train split's mean and scale; hyper-parameters are chosen on the val split and
-every number is measured on the whole test split.
+every number is measured on the whole test split. Class probes report accuracy, balanced accuracy and macro F1;
+``probes.class_weight: balanced`` weighs every class equally in the fit (see ``make_classifier``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
 from galssl.errors import ConfigError, DataError, reject_unknown_keys
 from galssl.evaluate import metrics
@@ -25,6 +27,8 @@ from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_ro
 from galssl.gztree import DecisionTree, fraction_column, total_column
 
 CLASSIFIERS = ("logistic", "knn", "mlp")
+CLASS_WEIGHTS = (None, "balanced")
+"""Values of ``probes.class_weight``: every galaxy counts the same, or every class weighs the same in total."""
 LABEL_FIELDS = ("class_column", "gz_tree")
 """ProbeSettings fields that come from the `labels` section (labels.class_column, labels.votes), not `probes`."""
 PREDICTION_COLUMNS = ["object_id", "probe", "true_class", "predicted_class"]
@@ -46,6 +50,7 @@ class ProbeSettings:
     gz_questions: tuple[str, ...] | None = None
     min_votes: int = 10
     soft_l2: tuple[float, ...] = (0.0001, 0.001, 0.01, 0.1)
+    class_weight: str | None = None
     label_efficiency: dict = field(default_factory=dict)
 
     @classmethod
@@ -63,20 +68,66 @@ class ProbeSettings:
         for kind in settings.classifiers:
             if kind not in CLASSIFIERS:
                 raise ConfigError(f"config error: probes.classifiers has {kind!r} (allowed: {', '.join(CLASSIFIERS)})")
+        if settings.class_weight not in CLASS_WEIGHTS:
+            raise ConfigError(f"config error: probes.class_weight is {settings.class_weight!r} (allowed: null, "
+                              "balanced)")
         return settings
+
+    @property
+    def selection_metric(self) -> str:
+        """Val metric that picks each probe's hyper-parameter: balanced accuracy when the classes are balanced in
+        the fit (the two ask the same question), else accuracy."""
+        return "balanced_accuracy" if self.class_weight == "balanced" else "accuracy"
 
 
 # --- class probes ------------------------------------------------------------------------------------------------
+class BalancedKNeighborsClassifier(KNeighborsClassifier):
+    """kNN whose neighbours vote with their class's balanced weight n / (K · n_class) times the usual (distance)
+    weight: the kNN form of sample weights, which ``KNeighborsClassifier.fit`` does not take."""
+
+    def fit(self, X, y):  # noqa: N803 — scikit-learn's argument names
+        """Fit as kNN and keep each class's balanced weight (``compute_class_weight("balanced")``)."""
+        super().fit(X, y)
+        self.class_weight_ = compute_class_weight("balanced", classes=self.classes_, y=np.asarray(y))
+        return self
+
+    def predict_proba(self, X):  # noqa: N803
+        """kNN vote shares reweighted per class and renormalised."""
+        votes = super().predict_proba(X) * self.class_weight_
+        return votes / votes.sum(axis=1, keepdims=True)
+
+    def predict(self, X):  # noqa: N803
+        """The class with the largest reweighted vote."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
 def make_classifier(kind: str, parameter: float, settings: ProbeSettings, seed: int):
-    """An unfitted sklearn classifier of ``kind`` with its tuned parameter (C, k or alpha)."""
+    """An unfitted sklearn classifier of ``kind`` with its tuned parameter (C, k or alpha).
+
+    With ``settings.class_weight == "balanced"``: logistic regression gets ``class_weight="balanced"``, kNN is a
+    ``BalancedKNeighborsClassifier``, and the MLP (no class_weight in scikit-learn) gets balanced sample weights in
+    ``fit_classifier``."""
+    balanced = settings.class_weight == "balanced"
     if kind == "logistic":
-        return LogisticRegression(C=parameter, max_iter=300)
+        return LogisticRegression(C=parameter, max_iter=300, class_weight="balanced" if balanced else None)
     if kind == "knn":
-        return KNeighborsClassifier(n_neighbors=int(parameter), weights="distance")
+        knn = BalancedKNeighborsClassifier if balanced else KNeighborsClassifier
+        return knn(n_neighbors=int(parameter), weights="distance")
     if kind == "mlp":
         return MLPClassifier(hidden_layer_sizes=(settings.mlp_hidden_units,), alpha=parameter,
                              max_iter=settings.mlp_max_iter, random_state=seed)
     raise ConfigError(f"config error: probes.classifiers has {kind!r} (allowed: {', '.join(CLASSIFIERS)})")
+
+
+def fit_classifier(model, x: np.ndarray, y: np.ndarray, class_weight: str | None):
+    """Fit ``model`` (convergence warnings silenced); an MLP under ``class_weight="balanced"`` gets the sample
+    weights n / (K · n_class) (``compute_sample_weight``), so each class weighs the same in its loss."""
+    extra = {}
+    if class_weight == "balanced" and isinstance(model, MLPClassifier):
+        extra["sample_weight"] = compute_sample_weight("balanced", y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(x, y, **extra)
 
 
 def parameter_grid(kind: str, settings: ProbeSettings, n_train: int) -> list[float]:
@@ -88,17 +139,15 @@ def parameter_grid(kind: str, settings: ProbeSettings, n_train: int) -> list[flo
 
 def fit_selected(kind: str, settings: ProbeSettings, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                  y_val: np.ndarray, seed: int):
-    """Fit one classifier per grid value on train, keep the best val accuracy (first on ties; the first grid value
-    when val is empty). Returns (fitted classifier, chosen parameter)."""
+    """Fit one classifier per grid value on train, keep the best val ``settings.selection_metric`` (first on ties;
+    the first grid value when val is empty). Returns (fitted classifier, chosen parameter)."""
     best, best_score, best_parameter = None, -1.0, None
     for parameter in parameter_grid(kind, settings, len(y_train)):
-        model = make_classifier(kind, parameter, settings, seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(x_train, y_train)
+        model = fit_classifier(make_classifier(kind, parameter, settings, seed), x_train, y_train,
+                               settings.class_weight)
         if len(y_val) == 0:
             return model, parameter
-        score = metrics.accuracy(y_val, model.predict(x_val))
+        score = metrics.class_metrics(y_val, model.predict(x_val))[settings.selection_metric]
         if score > best_score:
             best, best_score, best_parameter = model, score, parameter
     return best, best_parameter
@@ -115,9 +164,9 @@ def class_labels(data: LabelledEmbeddings, column: str) -> np.ndarray:
 
 def run_class_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: int,
                      log=print) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every configured classifier on the class column: (tidy metrics, test predictions object_id/probe/true/
-    predicted). Objects with class −1 (non-galaxies) are left out of every split. Without a class column (votes
-    only) both tables are empty, with their columns."""
+    """Every configured classifier on the class column: (tidy metrics: accuracy, balanced_accuracy and macro_f1 on
+    val and test; test predictions object_id/probe/true/predicted). Objects with class −1 (non-galaxies) are left
+    out of every split. Without a class column (votes only) both tables are empty, with their columns."""
     if settings.class_column is None:
         return metric_frame([]), pd.DataFrame(columns=PREDICTION_COLUMNS)
     y = class_labels(data, settings.class_column)
@@ -133,14 +182,14 @@ def run_class_probes(data: LabelledEmbeddings, settings: ProbeSettings, seed: in
     rows, predictions = [], []
     for kind in settings.classifiers:
         model, parameter = fit_selected(kind, settings, x_train, y[train], x_val, y[val], seed)
-        log(f"{data.method} classes/{kind}: chose {parameter} on val")
+        weights = " (balanced class weights)" if settings.class_weight == "balanced" else ""
+        log(f"{data.method} classes/{kind}{weights}: chose {parameter} by val {settings.selection_metric}")
         task = f"classes_{kind}"
         for name, xs, ys in (("val", x_val, y[val]), ("test", x_test, y[test])):
             if len(ys) == 0:
                 continue
             guess = model.predict(xs)
-            rows += metric_rows(data.method, task, int(train.sum()), seed, name,
-                                {"accuracy": metrics.accuracy(ys, guess), "macro_f1": metrics.macro_f1(ys, guess)})
+            rows += metric_rows(data.method, task, int(train.sum()), seed, name, metrics.class_metrics(ys, guess))
             if name == "test":
                 predictions.append(pd.DataFrame({"object_id": data.object_ids[keep][test], "probe": kind,
                                                  "true_class": ys, "predicted_class": guess}))

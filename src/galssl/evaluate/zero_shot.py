@@ -3,7 +3,7 @@
 
 Image embeddings are those of ``embeddings.parquet`` (the image tower's joint-space output, as every downstream
 stage sees it); class embeddings are the checkpoint's text tower on the class prompts, averaged over the templates.
-Numbers are on the whole test split: accuracy and macro F1 as tidy metric rows (task ``zero_shot``, n_labels 0),
+Numbers are on the whole test split: accuracy, balanced accuracy and macro F1 as tidy metric rows (task ``zero_shot``, n_labels 0),
 and the class × class mean image–prompt cosine similarity.
 """
 
@@ -74,7 +74,7 @@ def zero_shot_tables(data: LabelledEmbeddings, class_text: np.ndarray, class_col
                         f"{n_classes} classes ({', '.join(class_names)})")
     true_class = labels[rows]
     predicted, similarity = zero_shot_predict(data.vectors[rows], class_text)
-    values = {"accuracy": metrics.accuracy(true_class, predicted), "macro_f1": metrics.macro_f1(true_class, predicted)}
+    values = metrics.class_metrics(true_class, predicted)
     metric_table = metric_frame(metric_rows(data.method, TASK, 0, seed, split, values))
     predictions = pd.DataFrame({"object_id": data.object_ids[rows].astype(str), "probe": PROBE_NAME,
                                 "true_class": true_class, "predicted_class": predicted,

@@ -31,7 +31,8 @@ from galssl.finetune.module import EncoderFeatures, FinetuneModule
 from galssl.finetune.settings import FinetuneSettings
 from galssl.finetune.tasks import ClassTask, PhotozTask, load_task
 from galssl.io import atomic_path, write_parquet_atomic
-from galssl.pretrain import SetEpoch, augment_config
+from galssl.augment.settings import augment_config
+from galssl.pretrain import SetEpoch
 from galssl.train import TrainSettings, ddp_layout, make_trainer
 
 

@@ -1,7 +1,7 @@
 """The two fine-tuning tasks: which galaxies and labels they train on, their head, loss and scores.
 
 * ``classes``: integer classes of ``labels.class_column`` (-1 or missing = not a galaxy, left out); a linear head,
-  cross-entropy (``galssl.methods.supervised.masked_class_loss``); accuracy and macro F1.
+  cross-entropy (``galssl.methods.supervised.masked_class_loss``); accuracy, balanced accuracy and macro F1.
 * ``photoz``: redshifts of ``labels.redshift_column`` (NaN = none); the photo-z stage's head over ``photoz.n_bins``
   bins (``BinnedRedshiftClassifier``: same layers, prior-initialised output bias, Gaussian-smoothed targets);
   z_phot = E[z]; bias, σ_MAD, η, CRPS (and the PIT's KS distance) from ``galssl.evaluate.photoz.photoz_scores``.
@@ -46,7 +46,7 @@ def _label_column(labels_path: str | os.PathLike, column: str, key: str) -> pd.S
 
 @dataclass
 class ClassTask:
-    """Galaxy classes: linear head, cross-entropy, accuracy and macro F1."""
+    """Galaxy classes: linear head, cross-entropy, accuracy, balanced accuracy and macro F1."""
 
     name: ClassVar[str] = "classes"
     labels_path: str
@@ -94,9 +94,10 @@ class ClassTask:
         return "accuracy", metrics.accuracy(truth[known], logits[known].argmax(1))
 
     def scores(self, logits: np.ndarray, truth: np.ndarray, object_ids: list[str]) -> tuple[dict, pd.DataFrame]:
-        """(accuracy and macro F1, predictions object_id/probe/true_class/predicted_class for the confusion plot)."""
+        """(accuracy, balanced accuracy and macro F1; predictions object_id/probe/true_class/predicted_class for the
+        confusion plot)."""
         guess = logits.argmax(1)
-        values = {"accuracy": metrics.accuracy(truth, guess), "macro_f1": metrics.macro_f1(truth, guess)}
+        values = metrics.class_metrics(truth, guess)
         return values, pd.DataFrame({"object_id": object_ids, "probe": "finetune", "true_class": truth.astype(int),
                                      "predicted_class": guess.astype(int)})
 

@@ -41,15 +41,16 @@ def ordered_methods(methods: Sequence[str]) -> list[str]:
 
 def confusion_figure(predictions: pd.DataFrame, names: Mapping[int, str] | None = None,
                      title: str = "") -> plt.Figure:
-    """One row-normalised confusion matrix per probe (test split), with accuracy and macro F1 in each title."""
+    """One row-normalised confusion matrix per probe (test split), with accuracy, balanced accuracy and macro F1 in
+    each title."""
     if predictions.empty:
         raise DataError("class-probe predictions are empty: no test galaxy with a class label")
     probes = list(dict.fromkeys(predictions["probe"]))
     classes = np.unique(np.concatenate([predictions["true_class"], predictions["predicted_class"]]).astype(int))
     labels = [(names or {}).get(int(c), str(c)) for c in classes]
     size = max(3.8, 0.42 * len(classes) + 1.8)
-    fig, axes = plt.subplots(1, len(probes), figsize=((size - 1.0) * len(probes) + 3.0, size + 1.6), squeeze=False)
-    fig.subplots_adjust(left=0.12, right=0.92, bottom=0.24, top=0.86, wspace=0.08)
+    fig, axes = plt.subplots(1, len(probes), figsize=((size - 1.0) * len(probes) + 3.0, size + 1.9), squeeze=False)
+    fig.subplots_adjust(left=0.12, right=0.92, bottom=0.22, top=0.83, wspace=0.08)
     for index, (ax, probe) in enumerate(zip(axes[0], probes)):
         rows = predictions[predictions["probe"] == probe]
         counts = metrics.confusion(rows["true_class"], rows["predicted_class"], classes)
@@ -64,8 +65,9 @@ def confusion_figure(predictions: pd.DataFrame, names: Mapping[int, str] | None 
         ax.set_xticks(range(len(classes)), labels, rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(len(classes)), labels if index == 0 else [], fontsize=7)
         ax.set(xlabel="predicted class", ylabel="true class" if index == 0 else "")
-        ax.set_title(f"{probe}\naccuracy {metrics.accuracy(rows['true_class'], rows['predicted_class']):.3f}, "
-                     f"macro F1 {metrics.macro_f1(rows['true_class'], rows['predicted_class']):.3f}", fontsize=9)
+        scores = metrics.class_metrics(rows["true_class"], rows["predicted_class"])
+        ax.set_title(f"{probe}\naccuracy {scores['accuracy']:.3f}, macro F1 {scores['macro_f1']:.3f}\n"
+                     f"balanced accuracy {scores['balanced_accuracy']:.3f}", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.7, pad=0.015, label="share of the true class")
     fig.suptitle(title or "class probes (test split; numbers are counts)")
     return fig
@@ -109,10 +111,17 @@ def vote_fraction_figure(predictions: pd.DataFrame, title: str = "") -> plt.Figu
     return fig
 
 
+METRIC_AXIS_LABELS = {"balanced_accuracy": "test balanced accuracy\n(mean recall per class)",
+                      "macro_f1": "test macro F1", "accuracy": "test accuracy"}
+"""Y-axis label of each metric of the label-efficiency figure."""
+
+
 def label_efficiency_figure(table: pd.DataFrame, title: str = "",
-                            metric_names: Sequence[str] = ("accuracy", "macro_f1")) -> plt.Figure:
+                            metric_names: Sequence[str] = ("balanced_accuracy", "macro_f1")) -> plt.Figure:
     """Metric vs number of labels (log2 axis), mean ± standard deviation over seeds, one line per method; one
-    column per probe task. Rows of ``supervised_from_scratch`` (any task) are drawn in every column."""
+    column per probe task, one row per metric present (default: balanced accuracy and macro F1, which a majority
+    guess cannot flatter as it does accuracy). Rows of ``supervised_from_scratch`` (any task) are drawn in every
+    column."""
     if table.empty:
         raise DataError("label-efficiency table is empty")
     reference = table[table["method"] == SUPERVISED_FROM_SCRATCH]
@@ -139,7 +148,7 @@ def label_efficiency_figure(table: pd.DataFrame, title: str = "",
                             label=method, **method_style(method, index))
             ax.set_xscale("log", base=2)
             ax.grid(alpha=0.3)
-            ax.set(xlabel="labelled train galaxies N", ylabel=f"test {metric}")
+            ax.set(xlabel="labelled train galaxies N", ylabel=METRIC_AXIS_LABELS.get(metric, f"test {metric}"))
             if row == 0:
                 ax.set_title(task.replace("classes_", "probe: "))
     handles, labels = axes[0, 0].get_legend_handles_labels()
