@@ -156,9 +156,19 @@ def write_position_list(sky: MockSky, path: Path, names: bool = False) -> pd.Dat
     return table
 
 
-def seed_euclid_cache(sky: MockSky, table: pd.DataFrame, cache: Path, size_arcsec: float) -> None:
+def seed_euclid_cache(sky: MockSky, table: pd.DataFrame, cache: Path, size_arcsec: float,
+                      pixel_scale_arcsec: float = 0.1) -> None:
     """Per-object cache files as galssl's Euclid provider writes them after its archive calls: one extension per
-    band (EXTNAME = band) holding the MER cutout header (TAN WCS, MAGZERO) and nanomaggies (VIS 0.1", NISP 0.3")."""
+    band (EXTNAME = band) holding the MER cutout header (TAN WCS, MAGZERO) and nanomaggies (VIS 0.1", NISP 0.3").
+
+    ``size_arcsec`` is 1.6 target grids of ``pixel_scale_arcsec``; each file is named for the request ingest makes
+    (the target grid's fetch size), as the provider keys its cache by position, bands and size.
+    """
+    from galssl.providers.euclid import cache_name
+    from galssl.reproject import TargetGrid
+
+    requested = TargetGrid(pixel_scale_arcsec, round(size_arcsec / 1.6 / pixel_scale_arcsec)).fetch_size_arcsec
+    positions = dict(zip(table["object_id"], zip(table["ra"], table["dec"])))
     cache.mkdir(parents=True, exist_ok=True)
     for object_id in table["object_id"]:
         images = []
@@ -169,7 +179,9 @@ def seed_euclid_cache(sky: MockSky, table: pd.DataFrame, cache: Path, size_arcse
             header["PSFFWHM"] = (round(cutout.psf_fwhm_arcsec, 4), "[arcsec]")
             images.append(BandImage(cutout.band, cutout.image, cutout.wcs, header, "nanomaggy",
                                     cutout.psf_fwhm_arcsec))
-        (cache / f"{object_id}.fits").write_bytes(bands_to_fits(images))
+        ra, dec = positions[object_id]
+        name = cache_name(object_id, float(ra), float(dec), requested, ["VIS", "Y", "J", "H"])
+        (cache / name).write_bytes(bands_to_fits(images))
 
 
 # -- image files ----------------------------------------------------------------------------------------------------

@@ -252,7 +252,9 @@ def test_config_validation_names_the_bands_before_any_job_runs(tmp_path):
     from galssl.config import validate_config
 
     section = folder_survey(tmp_path, bands=["r", "g", "b"])
+    crop = {"augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}}  # fits the 32-px cutouts
     with pytest.raises(ConfigError, match=r"^config error: surveys\.mine\.bands = \['r', 'g', 'b'\]: 'b' is not a "
                                           r"filter; .*\[red, green, blue\]"):
-        validate_config({"seed": 0, "surveys": {"mine": section}})
-    assert validate_config({"seed": 0, "surveys": {"mine": {**section, "bands": ["red", "green", "blue"]}}})
+        validate_config({"seed": 0, "surveys": {"mine": section}, "pretrain": crop})
+    assert validate_config({"seed": 0, "surveys": {"mine": {**section, "bands": ["red", "green", "blue"]}},
+                            "pretrain": crop})

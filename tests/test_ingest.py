@@ -118,3 +118,27 @@ def test_atomic_outputs_get_normal_permissions(tmp_path):
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+@pytest.mark.parametrize("damaged", ["shard", "failures"])
+def test_damaged_shard_keeps_the_previous_manifest(tmp_path, setup, damaged):
+    from galssl.errors import DataError
+
+    provider, catalog, spec = setup
+    paths = [str(tmp_path / f"{kind}-{index}.parquet") for index in (0, 1) for kind in ("shard", "failures")]
+    for index in (0, 1):
+        ingest_shard(catalog, spec, provider, index, 12, 11, paths[2 * index], paths[2 * index + 1])
+    manifest, failures_out = tmp_path / "out" / "manifest.json", tmp_path / "out" / "failures.parquet"
+    write_manifest(spec, paths[0::2], paths[1::2], str(manifest), str(failures_out), "before")
+    before = {path: path.read_bytes() for path in (manifest, failures_out)}
+    victim = paths[2] if damaged == "shard" else paths[3]  # the second shard (or its failures table), cut short
+    with open(victim, "r+b") as handle:
+        handle.truncate(len(open(victim, "rb").read()) // 2)
+    with pytest.raises(DataError) as error:
+        write_manifest(spec, paths[0::2], paths[1::2], str(manifest), str(failures_out), "after")
+    message = str(error.value)
+    what = "shard" if damaged == "shard" else "failures table"
+    assert message.startswith(f"{what} {victim}: cannot read it as Parquet") and len(message.splitlines()) == 1
+    assert f"snakemake --forcerun {victim}" in message
+    assert {path: path.read_bytes() for path in (manifest, failures_out)} == before
+    assert sorted(path.name for path in manifest.parent.iterdir()) == ["failures.parquet", "manifest.json"]

@@ -218,7 +218,8 @@ def files_run(tmp_path: Path, columns: dict, labels: dict | None = None) -> tupl
               "surveys": {"mine": {"provider": "files", "format": "image", "path": "data/imgs",
                                    "pattern": "{object_id}.jpg", "bands": ["red", "green", "blue"],
                                    "pixel_scale_arcsec": 0.4, "cutout_size": 32}},
-              "pretrain": {"methods": ["simclr", "supervised"], "epochs": 1, "batch_size": 8}}
+              "pretrain": {"methods": ["simclr", "supervised"], "epochs": 1, "batch_size": 8,
+                           "augment": {"jitter_crop": {"crop_size": 24, "max_shift": 2}}}}  # fits the 32-px cutouts
     if labels is not None:
         config["labels"] = labels
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))

@@ -177,13 +177,41 @@ def test_damaged_cache_file_is_deleted_and_refetched(damage: str, server: MockSe
     ra, dec = sky.position(object_id)
     config = section("legacy", server.url)
     make(config, tmp_path).fetch(object_id, ra, dec, FETCH_ARCSEC)
-    cached = tmp_path / f"{object_id}.fits"
+    [cached] = tmp_path.glob(f"{object_id}.*.fits")
     good = cached.read_bytes()
     cached.write_bytes(b"\0garbage" * 100 if damage == "garbage" else good[: len(good) // 2])
     provider = make(config, tmp_path)
     provider.fetch(object_id, ra, dec, FETCH_ARCSEC)
     assert provider.client.requests_made == 1
     assert cached.read_bytes() == good
+
+
+def test_moved_object_or_changed_cutout_is_fetched_again_not_read_from_the_cache(
+        server: MockServer, sky: MockSky, tmp_path: Path) -> None:
+    object_id, other = sky.object_ids[2], sky.object_ids[3]
+    ra, dec = sky.position(object_id)
+    config = section("legacy", server.url)
+    make(config, tmp_path).fetch(other, *sky.position(other), FETCH_ARCSEC)
+    # A file of an older galssl (keyed by object_id only) holds another object's pixels: never read.
+    [stale] = tmp_path.glob(f"{other}.*.fits")
+    (tmp_path / f"{object_id}.fits").write_bytes(stale.read_bytes())
+    first = make(config, tmp_path)
+    centred = first.fetch(object_id, ra, dec, FETCH_ARCSEC)
+    assert first.client.requests_made == 1
+    assert not np.array_equal(centred[0].data, make(config, tmp_path).fetch(other, *sky.position(other),
+                                                                            FETCH_ARCSEC)[0].data)
+    # The catalogue moves the object by 2 arcsec; then the cutout size, the bands and the layer change.
+    for change, config_change in (((ra + 2 / 3600, dec, FETCH_ARCSEC), {}), ((ra, dec, 2 * FETCH_ARCSEC), {}),
+                                  ((ra, dec, FETCH_ARCSEC), {"bands": ["g", "r"]}),
+                                  ((ra, dec, FETCH_ARCSEC), {"layer": "ls-dr9"})):
+        provider = make({**config, **config_change}, tmp_path)
+        provider.fetch(object_id, *change)
+        assert provider.client.requests_made == 1, (change, config_change)
+    # The original request (position equal to 1e-6 degrees) is still served from its own cache file.
+    again = make(config, tmp_path)
+    np.testing.assert_array_equal(again.fetch(object_id, ra + 1e-8, dec, FETCH_ARCSEC)[0].data, centred[0].data)
+    assert again.client.requests_made == 0
+    assert len(list(tmp_path.glob(f"{object_id}.*.fits"))) == 5
 
 
 def test_too_large_legacy_cutout_is_a_config_error(server: MockServer, tmp_path: Path) -> None:
@@ -198,7 +226,7 @@ def test_hips_needs_an_id_per_band(server: MockServer, tmp_path: Path) -> None:
 
 # -- faults ---------------------------------------------------------------------------------------------------------
 def cached_ids(cache: Path) -> set[str]:
-    return {path.stem for path in cache.glob("*.fits")}
+    return {path.name.split(".")[0] for path in cache.glob("*.fits")}  # <object_id>.<request key>.fits
 
 
 def test_ingest_under_random_faults_then_resume(sky: MockSky, tmp_path: Path) -> None:

@@ -71,9 +71,13 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def load_encoder(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the method from a verified checkpoint; corrupt or foreign files give one clear DataError."""
+    return build_encoder(read_checkpoint(path), path)
+
+
+def build_encoder(payload: Mapping[str, Any], path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]:
+    """The method of a verified checkpoint payload (``read_checkpoint``), in eval mode, with its recipe."""
     from galssl.methods import create_method
 
-    payload = read_checkpoint(path)
     recipe = payload["recipe"]
     method = create_method(recipe["method"], in_chans=recipe["in_chans"], img_size=recipe["img_size"],
                            config=recipe["config"])

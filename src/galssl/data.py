@@ -34,7 +34,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from galssl.display import manifest_is_display
 from galssl.errors import ConfigError, DataError
-from galssl.shards import IMAGE_DTYPE, image_shape
+from galssl.shards import decode_image, image_shape, shard_error
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor | dict[str, Any]]
 Normalise = Callable[[torch.Tensor], torch.Tensor]
@@ -238,10 +238,13 @@ class ShardDataset(IterableDataset):
         for path in self.paths:
             try:
                 with pq.ParquetFile(path) as parquet:
-                    this_shape, num_rows = image_shape(parquet.schema_arrow), parquet.metadata.num_rows
+                    this_shape, num_rows = image_shape(parquet.schema_arrow, path), parquet.metadata.num_rows
                     keep = self._keep(parquet.read(columns=self._filter_columns())) if self._filter_columns() else None
-            except (OSError, pa.ArrowInvalid) as error:
-                raise DataError(f"cannot read shard {path}: {error}") from error
+            except FileNotFoundError:
+                raise DataError(f"shard {path}: file not found; run the ingest step (snakemake)") from None
+            except (OSError, pa.ArrowException) as error:
+                raise shard_error(path, f"cannot read it as Parquet ({type(error).__name__}: "
+                                        f"{' '.join(str(error).split())[:120]})") from None
             if shape is not None and this_shape != shape:
                 raise DataError(f"shard {path} holds {this_shape} images, earlier shards {shape}")
             shape = this_shape
@@ -336,10 +339,10 @@ class ShardDataset(IterableDataset):
             if low >= high:
                 continue
             with pq.ParquetFile(self.paths[shard]) as parquet:
-                yield from self._read_shard(parquet, columns, low, high)
+                yield from self._read_shard(parquet, columns, low, high, self.paths[shard])
 
-    def _read_shard(self, parquet: pq.ParquetFile, columns: list[str], low: int,
-                    high: int) -> Iterator[tuple[str, np.ndarray]]:
+    def _read_shard(self, parquet: pq.ParquetFile, columns: list[str], low: int, high: int,
+                    path: str) -> Iterator[tuple[str, np.ndarray]]:
         """Selected rows low..high-1 of one shard, one record batch at a time."""
         seen = 0  # selected rows of this shard read so far
         for batch in parquet.iter_batches(batch_size=self.read_batch_size, columns=columns):
@@ -348,8 +351,8 @@ class ShardDataset(IterableDataset):
             seen += len(rows)
             object_ids, images = batch.column("object_id"), batch.column("image")
             for row in wanted.tolist():
-                blob = images[row].as_py()
-                yield object_ids[row].as_py(), np.frombuffer(blob, IMAGE_DTYPE).reshape(self.image_shape)
+                object_id = object_ids[row].as_py()
+                yield object_id, decode_image(images[row].as_py(), self.image_shape, path, object_id)
             if seen >= high:
                 break
 

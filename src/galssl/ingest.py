@@ -18,15 +18,15 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from galssl.display import flux_only_off, is_display_unit
-from galssl.errors import ConfigError, GalsslError
+from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import write_parquet_atomic, write_text_atomic
 from galssl.providers.base import FetchError, Provider
 from galssl.reproject import TargetGrid, to_target
-from galssl.shards import ShardRow, assign_shards, shard_schema, write_shard
+from galssl.shards import (ShardRow, assign_shards, image_shape, read_shard_schema, read_shard_table, shard_schema,
+                           write_shard)
 
 FAILURE_COLUMNS = {"object_id": "string", "survey": "string", "reason": "string", "attempts": "int64"}
 DEFAULT_MAX_MASK_FRACTION = 0.2
@@ -143,10 +143,17 @@ def _versions() -> dict[str, str]:
 def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list[str], manifest_path: str,
                    failures_out: str, dataset_hash: str,
                    max_mask_fraction: float = DEFAULT_MAX_MASK_FRACTION) -> dict:
-    """Gather per-shard columns (never the images) into the manifest JSON and one failures table."""
-    stats = pa.concat_tables([pq.read_table(p, columns=["split", "mask_fraction", "psf_fwhm_arcsec", "sky_median", "sky_mad"])
-                              for p in shard_paths]).to_pandas()
-    failures = pd.concat([pd.read_parquet(p) for p in failure_paths], ignore_index=True) if failure_paths else \
+    """Gather per-shard columns (never the images) into the manifest JSON and one failures table.
+
+    Every shard and failures table is read and checked before anything is written, so a damaged one is a one-line
+    DataError naming it and the previous manifest and failures table stay as they were.
+    """
+    columns = ["split", "mask_fraction", "psf_fwhm_arcsec", "sky_median", "sky_mad"]
+    schemas = [read_shard_schema(p) for p in shard_paths]
+    for path, schema in zip(shard_paths, schemas):
+        image_shape(schema, path)
+    stats = pa.concat_tables([read_shard_table(p, columns) for p in shard_paths]).to_pandas()
+    failures = pd.concat([_read_failures(p) for p in failure_paths], ignore_index=True) if failure_paths else \
         pd.DataFrame(columns=list(FAILURE_COLUMNS))
     failures = failures.astype(FAILURE_COLUMNS).sort_values("object_id", ignore_index=True)
 
@@ -158,7 +165,7 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
     manifest = {
         "survey": spec.name, "provider": spec.provider, "bands": spec.bands,
         "image_shape": [len(spec.bands), spec.cutout_size, spec.cutout_size], "image_dtype": "float32 (little-endian)",
-        "image_unit": pq.read_schema(shard_paths[0]).metadata[b"galssl.image_unit"].decode(),
+        "image_unit": schemas[0].metadata[b"galssl.image_unit"].decode(),
         "pixel_scale_arcsec": spec.pixel_scale_arcsec,
         "reproject_method": spec.reproject_method,
         "shards": [os.path.basename(p) for p in shard_paths],
@@ -180,3 +187,15 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
     write_parquet_atomic(failures, failures_out)
     write_text_atomic(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
+
+
+def _read_failures(path: str) -> pd.DataFrame:
+    """One shard's failures table; a damaged one is a DataError naming it (it is rebuilt with its shard)."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError:
+        raise DataError(f"failures table {path}: file not found; run the ingest step (snakemake)") from None
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"failures table {path}: cannot read it as Parquet ({type(error).__name__}); the file is "
+                        f"truncated or corrupt: delete it and rerun snakemake (it rebuilds it with its shard), or "
+                        f"run `snakemake --forcerun {path}`") from None

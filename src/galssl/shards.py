@@ -71,21 +71,70 @@ def write_shard(path: str | os.PathLike, rows: list[ShardRow], schema: pa.Schema
         pq.write_table(table, tmp, compression="zstd")
 
 
-def image_shape(schema: pa.Schema) -> tuple[int, int, int]:
-    """(bands, size, size) from a shard's metadata."""
+def shard_error(path: str | os.PathLike, problem: str) -> DataError:
+    """The one-line error of a damaged shard: what is wrong, and how to rebuild that shard alone."""
+    return DataError(f"shard {os.fspath(path)}: {problem}; the file is truncated or corrupt: delete it and rerun "
+                     f"snakemake (it rebuilds the missing shard), or run `snakemake --forcerun {os.fspath(path)}`")
+
+
+def image_shape(schema: pa.Schema, path: str | os.PathLike = "?") -> tuple[int, int, int]:
+    """(bands, size, size) from a shard's metadata; a DataError naming the shard when missing or malformed."""
+    raw = (schema.metadata or {}).get(b"galssl.image_shape")
+    if raw is None:
+        raise DataError(f"shard {os.fspath(path)}: not a galssl shard: its schema has no galssl.image_shape "
+                        f"metadata; give the shards written by `galssl ingest-shard`")
     try:
-        return tuple(json.loads(schema.metadata[b"galssl.image_shape"]))
-    except (KeyError, TypeError) as error:
-        raise DataError("not a galssl shard: its schema has no galssl.image_shape metadata") from error
+        shape = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        shape = None
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(n) is int and n > 0 for n in shape)):
+        raise shard_error(path, f"galssl.image_shape metadata is {raw[:40].decode('utf-8', 'replace')!r}, not "
+                                f"[bands, size, size]")
+    return tuple(shape)
+
+
+def decode_image(blob: bytes | None, shape: tuple[int, int, int], path: str | os.PathLike,
+                 object_id: str) -> np.ndarray:
+    """One object's image blob as a (bands, size, size) float32 array; a DataError naming the shard when its
+    length does not match the shape."""
+    expected = int(np.prod(shape)) * IMAGE_DTYPE.itemsize
+    if blob is None or len(blob) != expected:
+        got = "no" if blob is None else f"{len(blob)}"
+        raise shard_error(path, f"the image of {object_id!r} has {got} bytes, not {expected} ({list(shape)} float32)")
+    return np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape(shape)
+
+
+def read_shard_table(path: str | os.PathLike, columns: list[str]) -> pa.Table:
+    """These columns of a shard; a DataError naming the shard (and how to rebuild it) when Parquet cannot read it."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except FileNotFoundError:
+        raise DataError(f"shard {os.fspath(path)}: file not found; run the ingest step (snakemake)") from None
+    except (OSError, pa.ArrowException) as error:
+        raise shard_error(path, f"cannot read it as Parquet ({type(error).__name__}: "
+                                f"{' '.join(str(error).split())[:120]})") from None
+
+
+def read_shard_schema(path: str | os.PathLike) -> pa.Schema:
+    """A shard's Arrow schema, with the same one-line error as ``read_shard_table``."""
+    try:
+        return pq.read_schema(path)
+    except FileNotFoundError:
+        raise DataError(f"shard {os.fspath(path)}: file not found; run the ingest step (snakemake)") from None
+    except (OSError, pa.ArrowException) as error:
+        raise shard_error(path, f"cannot read it as Parquet ({type(error).__name__}: "
+                                f"{' '.join(str(error).split())[:120]})") from None
 
 
 def read_images(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     """(object_ids, images as (n, bands, size, size) float32) of one shard."""
-    table = pq.read_table(path, columns=["object_id", "image"])
-    shape = image_shape(pq.read_schema(path))
-    blob = b"".join(table.column("image").to_pylist())
-    images = np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape((table.num_rows, *shape))
-    return table.column("object_id").to_pylist(), images
+    shape = image_shape(read_shard_schema(path), path)
+    table = read_shard_table(path, ["object_id", "image"])
+    object_ids = table.column("object_id").to_pylist()
+    images = np.empty((table.num_rows, *shape), dtype=np.float32)
+    for index, (object_id, blob) in enumerate(zip(object_ids, table.column("image").to_pylist())):
+        images[index] = decode_image(blob, shape, path, object_id)
+    return object_ids, images
 
 
 def read_images_for(paths: list[str], object_ids: list[str]) -> np.ndarray:
@@ -94,7 +143,7 @@ def read_images_for(paths: list[str], object_ids: list[str]) -> np.ndarray:
     out: np.ndarray | None = None
     found = 0
     for path in paths:
-        shape = image_shape(pq.read_schema(path))
+        shape = image_shape(read_shard_schema(path), path)
         for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=["object_id", "image"]):
             for object_id, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
                 index = wanted.get(object_id)
@@ -102,7 +151,7 @@ def read_images_for(paths: list[str], object_ids: list[str]) -> np.ndarray:
                     continue
                 if out is None:
                     out = np.zeros((len(object_ids), *shape), dtype=np.float32)
-                out[index] = np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape(shape)
+                out[index] = decode_image(blob, shape, path, object_id)
                 found += 1
     if found < len(wanted):
         missing = sorted(set(wanted) - _ids_in(paths))[:3]

@@ -4,7 +4,7 @@
 
 def encoder_crop(survey):
     """Side of the images the encoders see: the pretraining crop, else the cutout size."""
-    from galssl.pretrain import crop_size
+    from galssl.augment.settings import crop_size
 
     return crop_size(config["pretrain"], config["surveys"][survey]["cutout_size"])
 
@@ -14,6 +14,7 @@ rule embed:
         ckpt="results/{survey}/{embedding}/encoder.ckpt",
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
+        catalog="results/catalog/catalog.parquet",
     output:
         "results/{survey}/{embedding}/embeddings.parquet",
     wildcard_constraints:
@@ -33,7 +34,7 @@ rule embed:
         "../../envs/torch.yaml"
     shell:
         "galssl embed --ckpt {input.ckpt} --shards {input.shards} --manifest {input.manifest}"
-        " --out {output} --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
+        " --catalog {input.catalog} --out {output} --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"
 
 
 rule pixels_pca:
@@ -72,6 +73,7 @@ rule embed_external:
     input:
         shards=lambda w: shard_files(w.survey, "shards"),
         manifest="results/{survey}/manifest.json",
+        catalog="results/catalog/catalog.parquet",
         weights=lambda w: config["embed"]["external"][w.embedding].get("weights") or [],
     output:
         "results/{survey}/{embedding}/embeddings.parquet",
@@ -95,5 +97,5 @@ rule embed_external:
         "../../envs/torch.yaml"
     shell:
         "galssl embed --timm {params.timm} {params.weights} {params.crop} --name {wildcards.embedding}"
-        " --shards {input.shards} --manifest {input.manifest} --out {output}"
+        " --shards {input.shards} --manifest {input.manifest} --catalog {input.catalog} --out {output}"
         " --batch-size {params.batch_size} --threads {threads} > {log} 2>&1"

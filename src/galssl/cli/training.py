@@ -32,30 +32,41 @@ def cmd_pretrain(args: argparse.Namespace) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> None:
+    import hashlib
+    import json
+
     import torch
 
     from galssl.data import load_manifest
-    from galssl.embed import embed_with_manifest, timm_encoder
+    from galssl.embed import embed_with_manifest, file_sha256, timm_encoder
 
     torch.set_num_threads(max(1, args.threads))
     manifest = load_manifest(args.manifest)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.ckpt:
-        from galssl.checkpoint import load_encoder
+        from galssl.checkpoint import build_encoder, content_hash, read_checkpoint
 
-        method, recipe = load_encoder(args.ckpt)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        method.to(device)
-        n = embed_with_manifest(args.manifest, args.shards, method.embed, int(recipe["img_size"]), args.name or recipe["method"],
-                                args.out, batch_size=args.batch_size)
+        payload = read_checkpoint(args.ckpt)
+        method, recipe = build_encoder(payload, args.ckpt)
+        config_hash = hashlib.sha256(json.dumps(recipe["config"], sort_keys=True, default=str).encode()).hexdigest()
+        # The checkpoint's content hash (recipe and tensors, verified on load), not the file's bytes: torch.save
+        # names its zip folder after the (temporary) file it writes, so equal weights can differ byte for byte.
+        weights_hash = payload.get("sha256") or content_hash(recipe, payload["state_dict"])
+        provenance = {"encoder": str(args.ckpt), "encoder_sha256": weights_hash,
+                      "config_sha256": config_hash, "seed": recipe.get("seed"),
+                      "global_step": recipe.get("global_step")}
+        n = embed_with_manifest(args.manifest, args.shards, method.to(device).embed, int(recipe["img_size"]),
+                                args.name or recipe["method"], args.out, batch_size=args.batch_size,
+                                catalog=args.catalog, provenance=provenance)
     else:
         if not args.timm:
             raise GalsslError("give --ckpt (a galssl encoder.ckpt) or --timm NAME [--weights FILE]")
         crop = args.crop or int(manifest["image_shape"][-1])
         model = timm_encoder(args.timm, len(manifest["bands"]), crop, args.weights)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model.to(device)
-        n = embed_with_manifest(args.manifest, args.shards, model, crop, args.name or f"timm:{args.timm}", args.out,
-                                batch_size=args.batch_size)
+        provenance = {"timm": args.timm, "weights": args.weights,
+                      "weights_sha256": file_sha256(args.weights) if args.weights else None}
+        n = embed_with_manifest(args.manifest, args.shards, model.to(device), crop, args.name or f"timm:{args.timm}",
+                                args.out, batch_size=args.batch_size, catalog=args.catalog, provenance=provenance)
     print(f"embeddings of {n} objects -> {args.out}")
 
 
@@ -128,6 +139,7 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="local safetensors/torch weights for --timm")
     p.add_argument("--crop", type=int, help="input size for --timm (default: the cutout size)")
     p.add_argument("--name", help="method name written in the table")
+    p.add_argument("--catalog", help="catalogue Parquet (object_id, ra, dec, split): adds positions and splits")
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--out", required=True)

@@ -20,7 +20,7 @@ from PIL import Image
 from galssl.display import shards_are_display
 from galssl.errors import DataError
 from galssl.plots.composite import image_rgb
-from galssl.shards import IMAGE_DTYPE, image_shape
+from galssl.shards import decode_image, image_shape, read_shard_schema
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,11 @@ def _stream_images(shards: Sequence[str | os.PathLike], wanted: set[str]) -> Ite
     """(object_id, (bands, H, W) float32) of the wanted objects in shard order, one batch in memory at a time
     (galssl.shards.read_images_for would hold every cutout of 10^5 galaxies at once)."""
     for path in shards:
-        shape = image_shape(pq.read_schema(path))
+        shape = image_shape(read_shard_schema(path), path)
         for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=["object_id", "image"]):
             for object_id, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
                 if object_id in wanted:
-                    yield object_id, np.frombuffer(blob, dtype=IMAGE_DTYPE).reshape(shape)
+                    yield object_id, decode_image(blob, shape, path, object_id)
 
 
 def _save_sheet(pixels: np.ndarray, used: int, tiles_per_side: int, tile_px: int, path: Path) -> dict:

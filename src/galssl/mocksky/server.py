@@ -20,6 +20,7 @@ starting ``error_message`` for SkyServer, as those clients expect). Faults are i
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from galssl.errors import GalsslError
+from galssl.errors import ConfigError, GalsslError
 from galssl.mocksky import faults as fault_io
 from galssl.mocksky.faults import FAULT_KINDS, FaultInjector, FaultPlan
 from galssl.mocksky.services import NotFound, Reply, hips2fits, json_error, legacy_fits_cutout
@@ -231,7 +232,15 @@ def run_server(config_path_or_dict: str | Path | dict[str, Any], port: int, faul
         from galssl.config import load_config  # only the CLI path needs the schema machinery
 
         config = load_config(config_path_or_dict)
-    server = MockServer(sky_from_config(config), host=host, port=port, faults=faults)
+    try:
+        server = MockServer(sky_from_config(config), host=host, port=port, faults=faults)
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        why = {errno.EADDRINUSE: "is already in use (another mock-server or program listens there)",
+               errno.EACCES: "needs privileges (ports below 1024)"}.get(error.errno, "is not available on this machine")
+        raise ConfigError(f"--port {port}: {host}:{port} {why}; stop that program or choose another port, e.g. "
+                          f"--port {port + 1 if 0 < port < 65535 else 8766}, or --port 0 for any free one") from None
     plan = server.injector.plan
     fault_note = f"; faults {plan.rate:g} of {','.join(plan.kinds)}" if plan.rate > 0 else ""
     print(f"galssl mock sky server at {server.url} (hips2fits {server.hips2fits_url}, SDSS SAS {server.sas_url}"

@@ -113,7 +113,7 @@ def augmentation_figure_from_shards(shards: Sequence[str], manifest_path: str, s
     from galssl.augment import build_augmentations
     from galssl.data import load_manifest
     from galssl.display import manifest_is_display
-    from galssl.pretrain import augment_config
+    from galssl.augment.settings import augment_config
     from galssl.shards import read_images
 
     manifest = load_manifest(manifest_path)

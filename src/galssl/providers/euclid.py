@@ -32,7 +32,7 @@ from astropy.wcs import WCS
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage, FetchError
 from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, psf_fwhm_from_header)
+                                   fits_validator, object_cache_name, psf_fwhm_from_header)
 
 DEFAULT_BASE_URL = "https://eas.esac.esa.int/"
 USER_ENV, PASSWORD_ENV = "GALSSL_EUCLID_USER", "GALSSL_EUCLID_PASSWORD"
@@ -84,6 +84,13 @@ def to_nanomaggy(data: np.ndarray, header) -> np.ndarray:
     if not isinstance(zero_point, (int, float)) or not math.isfinite(zero_point):
         raise InvalidBody("no MAGZERO in the cutout header (cannot convert to nanomaggies)")
     return (np.asarray(data, dtype=np.float64) * 10.0 ** (-0.4 * (zero_point - 22.5))).astype(np.float32)
+
+
+def cache_name(object_id: str, ra: float, dec: float, size_arcsec: float, bands: list[str],
+               environment: str = "PDR") -> str:
+    """The cache file name of one object's cutouts (position, bands, archive environment and size in the key)."""
+    return object_cache_name(object_id, ra, dec, provider="euclid", bands=list(bands), environment=environment,
+                             size_arcsec=float(size_arcsec))
 
 
 class EuclidProvider:
@@ -173,7 +180,7 @@ class EuclidProvider:
     def fetch(self, object_id: str, ra: float, dec: float, size_arcsec: float) -> list[BandImage]:
         """All bands from the object's cache file, or one mosaic query and one cutout per band."""
         as_fits = fits_validator(len(self.bands))
-        name = f"{object_id}.fits"
+        name = cache_name(object_id, ra, dec, size_arcsec, self.bands, self.environment)
         cached = self.cache.load(name, lambda body: bands_from_fits(as_fits(body), self.bands))
         if cached is not None:
             return cached

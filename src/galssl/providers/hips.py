@@ -19,7 +19,7 @@ from astropy.wcs import WCS
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage
 from galssl.providers.http import (HttpClient, HttpSettings, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, psf_fwhm_from_header)
+                                   fits_validator, object_cache_name, psf_fwhm_from_header)
 
 DEFAULT_BASE_URL = "https://alasky.cds.unistra.fr/hips-image-services/hips2fits"
 MAX_SIZE_PX = 4096
@@ -72,7 +72,8 @@ class HipsProvider:
     def fetch(self, object_id: str, ra: float, dec: float, size_arcsec: float) -> list[BandImage]:
         """All bands from the object's cache file, or one hips2fits request per band (then cached together)."""
         side = self.side_px(size_arcsec)
-        name = f"{object_id}.fits"
+        name = object_cache_name(object_id, ra, dec, provider=self.name, hips=self.ids,
+                                 pixscale=self.pixel_scale_arcsec, size=side, flux_scale=self.flux_scale)
         as_fits = fits_validator(len(self.bands), shape=(side, side))
 
         def from_cache_bytes(body: bytes) -> list[BandImage]:

@@ -7,16 +7,19 @@
 - Per host: at most ``max_concurrency`` requests in flight (a bounded semaphore) and ``requests_per_second`` on
   average (a token bucket), shared by the threads of one ingest process.
 - After ``max_retries`` attempts the object fails with ``FetchError("HTTP 500 after 5 attempts", 5)``.
-- ``ObjectCache`` keeps one validated file per object (``cache_dir/<object_id>.fits``), written atomically, so a
-  rerun (or a resumed, killed run) makes no request for an object already fetched.
+- ``ObjectCache`` keeps one validated file per object and request (``object_cache_name``), written atomically, so
+  a rerun makes no request for an object already fetched, and a moved object or a changed cutout setting is fetched
+  again. Files of older versions (``<object_id>.fits``) are never read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import hashlib
 import http.client
 import io
+import json
 import math
 import random
 import threading
@@ -350,8 +353,20 @@ def bands_from_fits(hdus: fits.HDUList, bands: list[str], unit: str = "nanomaggy
 
 
 # -- the per-object cache ------------------------------------------------------------------------------------------
+POSITION_DECIMALS = 6  # of a degree in the cache key (3.6 mas): a catalogue round trip keeps the key
+
+
+def object_cache_name(object_id: str, ra: float, dec: float, **request: Any) -> str:
+    """``<object_id>.<key>.fits``: ``key`` hashes the position (rounded) and every other setting the pixels depend
+    on (size, bands, pixel scale, layer...), given as JSON-able keywords, so a changed request is fetched again."""
+    position = [round(float(ra), POSITION_DECIMALS) + 0.0, round(float(dec), POSITION_DECIMALS) + 0.0]  # no -0.0
+    text = json.dumps({"position": position, **request}, sort_keys=True, default=str)
+    return f"{object_id}.{hashlib.blake2b(text.encode(), digest_size=6).hexdigest()}.fits"
+
+
 class ObjectCache:
-    """Validated downloads under ``cache_dir``: ``<object_id>.fits`` per object (plus shared files like frames)."""
+    """Validated downloads under ``cache_dir``: ``<object_id>.<key>.fits`` per object and request (see
+    ``object_cache_name``), plus shared files like SDSS frames."""
 
     def __init__(self, cache_dir: str | Path) -> None:
         self.root = Path(cache_dir).resolve()

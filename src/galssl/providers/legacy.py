@@ -2,7 +2,8 @@
 
 ``GET {base_url}/fits-cutout?ra=&dec=&layer=ls-dr10&pixscale=0.262&bands=griz&size=N`` answers a FITS cube
 (bands, N, N) of float32 nanomaggies per pixel on a TAN WCS, N = ceil(size_arcsec / 0.262) at the native pixel
-scale (the service allows N <= 512). The raw response, once validated, is the object's cache file.
+scale (the service allows N <= 512). The raw response, once validated, is the object's cache file (named by the
+object and a key of its position, layer, bands, pixel scale and size).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from astropy.wcs import WCS
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage
 from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, cached_get, fits_validator,
-                                   psf_fwhm_from_header)
+                                   object_cache_name, psf_fwhm_from_header)
 
 DEFAULT_BASE_URL = "https://www.legacysurvey.org/viewer"
 DEFAULT_LAYER = "ls-dr10"
@@ -79,7 +80,9 @@ class LegacyProvider:
         side = int(params["size"])
         as_fits = fits_validator(len(self.bands), shape=(side, side))
         # Band checks are part of validation, so a cached file of other bands is refetched, not fatal.
-        return cached_get(self.client, self.cache, f"{object_id}.fits", self.url, params,
+        name = object_cache_name(object_id, ra, dec, provider=self.name, layer=self.layer, bands=self.bands,
+                                 pixscale=params["pixscale"], size=side)
+        return cached_get(self.client, self.cache, name, self.url, params,
                           lambda body: cube_to_bands(as_fits(body), self.bands))
 
 

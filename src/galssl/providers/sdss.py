@@ -6,7 +6,8 @@ resampling by a cutout service in between). ``astroquery.sdss`` is the standard 
 ``SDSS.query_region`` (a CrossID search within ``SEARCH_RADIUS_ARCSEC``) gives run/camcol/field and
 ``SDSS.get_images_async`` the frame download (its bytes are read here so they can be validated and cached).
 Neighbouring objects share a frame, so frames are cached once under ``cache_dir/frames/``; each object's
-cutouts (astropy ``Cutout2D``, WCS kept) are cached as one multi-extension FITS ``cache_dir/<object_id>.fits``.
+cutouts (astropy ``Cutout2D``, WCS kept) are cached as one multi-extension FITS ``cache_dir/<object_id>.<key>.fits``
+(key: position, bands, pixel scale, size; see ``http.object_cache_name``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from astropy.wcs import WCS
 
 from galssl.providers.base import BandImage, FetchError
 from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, psf_fwhm_from_header)
+                                   fits_validator, object_cache_name, psf_fwhm_from_header)
 
 DEFAULT_SKYSERVER_URL = "https://skyserver.sdss.org"
 DEFAULT_SAS_URL = "https://data.sdss.org/sas"
@@ -105,7 +106,8 @@ class SdssProvider:
         def from_cache_bytes(body: bytes) -> list[BandImage]:
             return bands_from_fits(as_fits(body), self.bands)
 
-        name = f"{object_id}.fits"
+        name = object_cache_name(object_id, ra, dec, provider=self.name, bands=self.bands,
+                                 pixscale=self.pixel_scale_arcsec, size=side)
         cached = self.cache.load(name, from_cache_bytes)
         if cached is not None:
             return cached
