@@ -277,9 +277,13 @@ def image(pixels: np.ndarray, n_channels: int) -> Runner:
 
 
 def _shard(folder: Path, damage: str) -> Path:
-    """A two-object, one-band 8 x 8 px shard, damaged: 'truncated' file, 'short' image blob, image_shape metadata
-    'unparseable', 'two numbers' or 'missing'."""
+    """A three-object, one-band 8 x 8 px shard, damaged: 'truncated' file, 'short' image blob, image_shape metadata
+    'unparseable', 'two numbers' or 'missing'; or rewritten keeping its metadata with one pixel of g1 'edited' or
+    its first row 'dropped'; or 're-saved with pandas'."""
     import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from galssl.shards import ShardRow, shard_schema, write_shard
 
@@ -298,6 +302,18 @@ def _shard(folder: Path, damage: str) -> Path:
     write_shard(path, rows, schema.with_metadata(metadata))
     if damage == "truncated":
         path.write_bytes(path.read_bytes()[:-200])
+    table = pq.read_table(path) if damage in ("edited", "dropped") else None
+    if damage == "edited":  # still parses, same metadata: only the content hash can tell
+        images = table.column("image").to_pylist()
+        pixels = np.frombuffer(images[1], np.float32).copy()
+        pixels[12] = 2.0
+        images[1] = pixels.tobytes()
+        pq.write_table(table.set_column(table.schema.get_field_index("image"), "image", pa.array(images, pa.binary())),
+                       path)
+    if damage == "dropped":
+        pq.write_table(table.slice(1), path)
+    if damage == "re-saved with pandas":
+        pd.read_parquet(path).to_parquet(path)
     failures = folder / "failures" / "shard-000.parquet"
     failures.parent.mkdir()
     pd.DataFrame({"object_id": pd.Series([], dtype=str), "reason": pd.Series([], dtype=str),
@@ -306,17 +322,23 @@ def _shard(folder: Path, damage: str) -> Path:
 
 
 def shard(damage: str, reader: str) -> Runner:
-    """A damaged shard through one reader: 'images' (read_images), 'dataset' (ShardDataset), 'manifest'
-    (write_manifest into the output folder) or 'cli' (`galssl ingest-manifest` into the output folder)."""
+    """A damaged shard through one reader: 'images' (read_images), 'images of g1' (read_images_for), 'dataset'
+    (ShardDataset), 'api' (galssl.api.read_shards), 'manifest' (write_manifest into the output folder) or 'cli'
+    (`galssl ingest-manifest` into the output folder)."""
     def run(inputs: Path, work: Path) -> Outcome:
+        from galssl.api import read_shards
         from galssl.data import ShardDataset
         from galssl.ingest import SurveySpec, write_manifest
-        from galssl.shards import read_images
+        from galssl.shards import read_images, read_images_for
 
         path = _shard(inputs, damage)
         failures = str(inputs / "failures" / "shard-000.parquet")
         if reader == "images":
             return _caught(lambda: read_images(path))
+        if reader == "images of g1":
+            return _caught(lambda: read_images_for([str(path)], ["g1"]))
+        if reader == "api":
+            return _caught(lambda: read_shards(path))
         if reader == "dataset":
             return _caught(lambda: list(ShardDataset([path])))
         if reader == "manifest":
@@ -336,7 +358,7 @@ def shard(damage: str, reader: str) -> Runner:
 
 def embed(damage: str) -> Runner:
     """`embed_with_manifest` (what `galssl embed` runs) of a shard whose object g1 has a NaN pixel, into the output
-    folder; with 'all' the encoder itself answers NaN."""
+    folder; with 'all' the encoder itself answers NaN; with 'edited' a pixel of g1 changed after ingest."""
     def run(inputs: Path, work: Path) -> Outcome:
         import json
 
@@ -344,7 +366,7 @@ def embed(damage: str) -> Runner:
 
         from galssl.embed import embed_with_manifest
 
-        path = _shard(inputs, "nan pixels" if damage == "pixels" else "none")
+        path = _shard(inputs, {"pixels": "nan pixels", "edited": "edited"}.get(damage, "none"))
         manifest = inputs / "manifest.json"
         manifest.write_text(json.dumps({"bands": ["g"], "image_shape": [1, 8, 8], "image_unit": "nanomaggy",
                                         "band_statistics": {"g": {"sky_mad": 0.1, "sky_median": 0.0}}}))
@@ -360,7 +382,7 @@ def embed(damage: str) -> Runner:
 def weights(content: Callable[[Path], None]) -> Runner:
     """A resnet18 encoder (timm) with weights from ``enc.safetensors`` holding what ``content`` writes there."""
     def run(inputs: Path, work: Path) -> Outcome:
-        from galssl.embed import timm_encoder
+        from galssl.checkpoint import timm_encoder
 
         path = inputs / "enc.safetensors"
         content(path)
@@ -751,7 +773,10 @@ CASES: list[Bad] = [
     *(Bad(f"unsafe id {index}", unsafe_id(bad), "DataError", "1 id in column 'object_id' unsafe as file names",
           "use only letters, digits and . _ + -")
       for index, bad in enumerate(["../escape", "a/b", "has space", ".hidden", "-rf", "x" * 129, "semi;colon",
-                                   "star*"])),
+                                   "star*", "trailing space "])),
+    *(Bad(f"id ending with a dot {bad}", unsafe_id(bad), "DataError", f"1 id in column 'object_id' ending with '.' "
+          f"(first: {bad!r} in row 3), which Windows strips from file names", "drop the trailing dots")
+      for bad in ["g1.", "NGC_1.."]),
     *(Bad(f"reserved id {bad}", unsafe_id(bad), "DataError", f"1 id in column 'object_id' reserved as device names "
           f"on Windows (first: {bad!r} in row 3)", "rename them")
       for bad in ["CON", "nul", "aux.txt", "COM1", "LPT9", "prn.tar.gz"]),
@@ -791,6 +816,19 @@ CASES: list[Bad] = [
         "galssl.image_shape metadata is '[8, 8]'", "snakemake --forcerun "),
     Bad("shard: no image_shape", shard("missing", "images"), "DataError",
         "shard-000.parquet: not a galssl shard", "give the shards written by `galssl ingest-shard`"),
+    Bad("shard: re-saved with pandas, dataset", shard("re-saved with pandas", "dataset"), "DataError",
+        "shard-000.parquet: not a galssl shard", "(re-saving a shard with pandas drops it)"),
+    # A shard altered after ingest that still parses: its content hash names the row and the rule to rerun.
+    *(Bad(f"shard: edited pixel, {reader}", shard("edited", reader), "DataError",
+          "shard-000.parquet: content hash mismatch (row 1, object 'g1')",
+          "rerun its rule ingest_shard: `snakemake --forcerun ") for reader in ("images", "images of g1", "dataset",
+                                                                                "api")),
+    Bad("shard: row dropped, dataset", shard("dropped", "dataset"), "DataError",
+        "content hash mismatch (the hashes cover 3 rows, the file holds 2)", "rerun its rule ingest_shard"),
+    Bad("shard: row dropped, galssl ingest-manifest", shard("dropped", "cli"), "exit 1",
+        "content hash mismatch (the hashes cover 3 rows, the file holds 2)", "snakemake --forcerun "),
+    Bad("embed: pixel edited after ingest", embed("edited"), "DataError",
+        "shard-000.parquet: content hash mismatch (row 1, object 'g1')", "rerun its rule ingest_shard"),
     Bad("embed: NaN pixel in a shard", embed("pixels"), "DataError",
         "embeddings of simclr: 1 object(s) with NaN/inf vectors (first: 'g1')", "`snakemake --forcerun ingest_shard`"),
     Bad("embed: encoder answers NaN", embed("all"), "DataError", "every vector holds NaN/inf (first: 'g0', 'g1', 'g2')",

@@ -10,13 +10,21 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from galssl.data import (AsinhNormalise, ShardDataset, collate, distributed_world, load_manifest,
-                         sample_generator, shard_paths)
+from galssl.data import (
+    AsinhNormalise,
+    ShardDataset,
+    collate,
+    distributed_world,
+    load_manifest,
+    sample_generator,
+    shard_paths,
+)
 from galssl.errors import ConfigError, DataError
 from galssl.shards import ShardRow, shard_schema, write_shard
 
@@ -261,3 +269,27 @@ def test_world_comes_from_arguments_then_environment(shards, monkeypatch):
         distributed_world(2, 2)
     with pytest.raises(DataError, match="cannot feed"):
         list(ShardDataset(shards, splits="test", rank=0, world_size=16, drop_uneven=True))
+
+
+def test_content_hash_checks_each_row_a_reader_yields(tmp_path):
+    """Rows are checked as they are read: a rank whose block holds the edited row stops with one line naming the
+    shard and row, the other rank never reads it; a faithful rewrite (other compression and row groups) and a
+    shard written before the hashes (no hash metadata) read as before."""
+    [path] = make_shards(tmp_path, n_shards=1, rows_per_shard=8)
+    table = pq.read_table(path)
+    pq.write_table(table, tmp_path / "rewritten.parquet", compression="snappy", row_group_size=3)
+    assert [sample["object_id"] for sample in ShardDataset([tmp_path / "rewritten.parquet"], read_batch_size=2)] \
+        == [object_id(i) for i in range(8)]
+    images = table.column("image").to_pylist()
+    pixels = np.frombuffer(images[6], np.float32).copy()
+    pixels[0] += 1.0  # one pixel of obj00006, in the second half of the shard
+    images[6] = pixels.tobytes()
+    edited = table.set_column(table.schema.get_field_index("image"), "image", pa.array(images, pa.binary()))
+    pq.write_table(edited, path)
+    assert len(list(ShardDataset([path], rank=0, world_size=2))) == 4
+    with pytest.raises(DataError, match=r"^shard .*shard-00000.parquet: content hash mismatch \(row 6, object "
+                                        r"'obj00006'\).*rerun its rule ingest_shard: `snakemake --forcerun "):
+        list(ShardDataset([path], rank=1, world_size=2, read_batch_size=3))
+    metadata = {key: value for key, value in edited.schema.metadata.items() if key != b"galssl.row_sha256"}
+    pq.write_table(edited.replace_schema_metadata(metadata), tmp_path / "older.parquet")
+    assert len(list(ShardDataset([tmp_path / "older.parquet"]))) == 8

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -28,16 +29,22 @@ from astropy.io import fits
 
 from galssl.errors import ConfigError, DataError
 from galssl.ingest import SurveySpec, ingest_shard
-from galssl.mocksky import faults as fault_io
-from galssl.mocksky.faults import FAULT_KINDS, FaultPlan
-from galssl.mocksky.server import MockServer
 from galssl.mocksky.settings import MockSettings
 from galssl.mocksky.sky import MockSky
 from galssl.providers import ProviderContext, create_provider
 from galssl.providers.base import FetchError
 from galssl.providers.euclid import PASSWORD_ENV, USER_ENV, find_credentials
-from galssl.providers.http import (InvalidBody, ObjectCache, TokenBucket, backoff_delay_s, fits_validator,
-                                   parse_retry_after)
+from galssl.providers.http import (
+    InvalidBody,
+    ObjectCache,
+    TokenBucket,
+    backoff_delay_s,
+    fits_validator,
+    parse_retry_after,
+)
+from galssl.testing import faults as fault_io
+from galssl.testing.faults import FAULT_KINDS, FaultPlan
+from galssl.testing.server import MockServer
 
 SEED = 5
 FAST = {"retry_base_s": 0.01, "requests_per_second": 1000.0, "timeout_s": 10.0, "max_retries": 3,
@@ -388,6 +395,97 @@ def test_kill_9_then_resume_refetches_nothing_and_matches_an_uninterrupted_run(s
         ingest_shard(objects, spec, make(section("legacy", healthy.url), fresh / "cache", survey="legacy"), 0, 1000,
                      SEED, str(fresh / "shard.parquet"), str(fresh / "failures.parquet"), threads=4)
     assert (run / "shard.parquet").read_bytes() == (fresh / "shard.parquet").read_bytes()
+
+
+# -- no data: outside the footprint --------------------------------------------------------------------------------
+class OutsideFootprint(BaseHTTPRequestHandler):
+    """A cutout service in front of the mock server that, while ``server.outside`` is set, answers every pixel 0: what
+    the Legacy Survey service answers outside its footprint (or for a region it does not serve yet)."""
+
+    def do_GET(self) -> None:
+        upstream = requests.get(self.server.upstream + self.path, timeout=30)
+        body = upstream.content
+        if self.server.outside and upstream.status_code == 200:
+            hdus = fits.HDUList.fromstring(body)
+            for hdu in hdus:
+                if hdu.data is not None:
+                    hdu.data = np.zeros_like(hdu.data)
+            buffer = io.BytesIO()
+            hdus.writeto(buffer)
+            body = buffer.getvalue()
+        self.send_response(upstream.status_code)
+        self.send_header("Content-Type", upstream.headers.get("Content-Type", "image/fits"))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output clean: no access log line per request."""
+
+
+@pytest.fixture
+def footprint(server: MockServer) -> Iterator[ThreadingHTTPServer]:
+    service = ThreadingHTTPServer(("127.0.0.1", 0), OutsideFootprint)
+    service.upstream, service.outside = server.url, True
+    thread = threading.Thread(target=service.serve_forever, daemon=True)
+    thread.start()
+    yield service
+    service.shutdown()
+    service.server_close()
+
+
+def test_an_all_zero_answer_is_not_cached_so_a_rerun_asks_again(footprint: ThreadingHTTPServer, sky: MockSky,
+                                                               tmp_path: Path) -> None:
+    objects = catalog(sky, 3)
+    config = section("legacy", f"http://127.0.0.1:{footprint.server_address[1]}")
+    spec = SurveySpec.from_config("legacy", config)
+    cache = tmp_path / "cache"
+
+    def ingest(run: str) -> tuple[tuple[int, int], int, pd.DataFrame]:
+        provider = make(config, cache)
+        counts = ingest_shard(objects, spec, provider, 0, 1000, SEED, str(tmp_path / f"{run}.parquet"),
+                              str(tmp_path / f"{run}-failures.parquet"))
+        return counts, provider.client.requests_made, pd.read_parquet(tmp_path / f"{run}-failures.parquet")
+
+    # Outside the footprint: every object fails for lack of data, and no answer is kept.
+    counts, requests_made, failures = ingest("outside")
+    assert counts == (0, 3) and requests_made == 3
+    assert failures.reason.str.startswith("bands g, r, z: 100% of the cutout has no data").all(), failures.reason
+    assert list(cache.glob("*.fits")) == []
+    # A rerun asks the server again (the answer may have changed), and stores nothing while it is still empty.
+    assert ingest("again")[:2] == ((0, 3), 3) and list(cache.glob("*.fits")) == []
+    # Once the server has data there, the objects are ingested and cached: the next run asks for nothing.
+    footprint.outside = False
+    assert ingest("served")[:2] == ((3, 0), 3)
+    assert cached_ids(cache) == set(objects.object_id)
+    assert ingest("cached")[:2] == ((3, 0), 0)
+    # An all-zero file kept by an older galssl is not a permanent failure: it is deleted and fetched again.
+    object_id, ra, dec = objects.object_id[0], objects.ra[0], objects.dec[0]
+    [cached] = cache.glob(f"{object_id}.*.fits")
+    good = cached.read_bytes()
+    hdus = fits.HDUList.fromstring(good)
+    hdus[0].data = np.zeros_like(hdus[0].data)
+    buffer = io.BytesIO()
+    hdus.writeto(buffer)
+    cached.write_bytes(buffer.getvalue())
+    provider = make(config, cache)
+    images = provider.fetch(object_id, ra, dec, spec.grid.fetch_size_arcsec)
+    assert provider.client.requests_made == 1 and all(np.any(image.data != 0) for image in images)
+    assert cached.read_bytes() == good
+
+
+def test_cache_keeps_partly_covered_answers_and_drops_empty_ones(tmp_path: Path) -> None:
+    cache = ObjectCache(tmp_path)
+    edge = np.zeros((2, 8, 8), np.float32)
+    edge[:, :, 4:] = 1.0  # half the cutout on the survey: real data, kept
+    empty = np.zeros((2, 8, 8), np.float32)
+    empty[0] = 1.0  # the second band holds nothing
+    for name, cube in (("edge.fits", edge), ("empty.fits", empty)):
+        buffer = io.BytesIO()
+        fits.PrimaryHDU(cube).writeto(buffer)
+        cache.store(name, buffer.getvalue())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["edge.fits"]
+    assert len(cache.load("edge.fits", fits_validator(2))) == 1
 
 
 # -- Euclid: what can be checked without the archive ------------------------------------------------------------------

@@ -22,8 +22,16 @@ import pandas as pd
 
 from galssl.errors import ConfigError, DataError
 from galssl.io import write_parquet_atomic
-from galssl.tables import (angles_in_degrees, astropy_names, csv_header, fits_names, parquet_names,
-                           read_astropy_table, reject_duplicate_columns)
+from galssl.tables import (
+    NO_POSITIONS,
+    angles_in_degrees,
+    astropy_names,
+    csv_header,
+    fits_names,
+    parquet_names,
+    read_astropy_table,
+    reject_duplicate_columns,
+)
 
 SPLIT_NAMES = ("train", "val", "test")
 SPLIT_TOLERANCE = 1e-6
@@ -38,8 +46,6 @@ FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet", ".fits": "FIT
 MAX_EXACT_FLOAT_INT = 2**53
 MIN_OBJECTS = 10
 """Fewest catalogue rows a run accepts: enough for train, val and test splits and a 2-d map."""
-NO_POSITIONS = "this run has no positions (the catalogue has no ra/dec: its images are matched by object_id)"
-"""Start of every message of a step that needs sky positions in a run whose catalogue has none."""
 
 
 def read_catalog(path: str | os.PathLike[str], id_column: str = "object_id", ra_column: str = "ra",
@@ -66,7 +72,7 @@ def validate_catalog(table: pd.DataFrame, name: str, id_column: str = "object_id
 
     Checks, in order: the three columns exist; there is at least one row; every id is present, safe as a file
     name (``[A-Za-z0-9._+-]``, not starting with '.' or '-', at most 128 characters, not a Windows device name such
-    as CON or com1.txt), unique, and unique ignoring
+    as CON or com1.txt, not ending with '.'), unique, and unique ignoring
     case; ra and dec are numeric, finite, ra in [0, 360) and dec in [-90, 90] degrees. ``name`` (the file) starts
     every DataError message. With ``positions_optional`` a table without both coordinate columns gets ra = dec =
     NaN (a files survey matched by object_id); a table with only one of them is still an error.
@@ -261,7 +267,7 @@ def _read_table(path: str | os.PathLike[str], id_column: str | None = None, what
                         f"object") from None
     except DataError:
         raise
-    except Exception as error:  # every reader fails differently on a corrupt file; all mean the same to a user
+    except Exception as error:  # noqa: BLE001 — every reader fails differently on a corrupt file; all mean the same
         detail = " ".join(str(error).split())[:160]
         raise DataError(f"{what} {path}: cannot read as {kind} ({type(error).__name__}: {detail}); check the "
                         f"file is a valid {kind} table") from None
@@ -310,6 +316,13 @@ def _check_ids(object_ids: pd.Series, source: str, column: str) -> None:
                         f"Windows (first: {object_ids[reserved[0]]!r} in row {reserved[0] + 1}), so not usable as file "
                         f"names there; rename them (CON, PRN, AUX, NUL, COM0-9, LPT0-9 in any case, with or without "
                         f"an extension), e.g. with a prefix")
+    # Windows drops trailing dots from file names: 'g1.' and 'g1' would share files (trailing spaces fail SAFE_ID).
+    stripped = [i for i, value in enumerate(object_ids) if value.endswith(".")]
+    if stripped:
+        first = object_ids[stripped[0]]
+        raise DataError(f"{source}: {_count(len(stripped), 'id')} in column {column!r} ending with '.' (first: "
+                        f"{first!r} in row {stripped[0] + 1}), which Windows strips from file names, so "
+                        f"{first!r} and {first.rstrip('.')!r} would be one file; drop the trailing dots")
     for keys, how in ((object_ids, "duplicate"), (object_ids.str.lower(), "case-insensitive duplicate")):
         repeated = keys[keys.duplicated(keep=False)]
         if len(repeated):

@@ -34,7 +34,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from galssl.display import manifest_is_display
 from galssl.errors import ConfigError, DataError
-from galssl.shards import decode_image, image_shape, shard_error
+from galssl.shards import decode_image, image_shape, row_hashes, shard_error
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor | dict[str, Any]]
 Normalise = Callable[[torch.Tensor], torch.Tensor]
@@ -94,7 +94,7 @@ class AsinhNormalise:
         self._scale = torch.as_tensor(scale, dtype=torch.float32).view(-1, 1, 1)
 
     @classmethod
-    def from_manifest(cls, manifest: dict, softening: float = 3.0) -> "AsinhNormalise":
+    def from_manifest(cls, manifest: dict, softening: float = 3.0) -> AsinhNormalise:
         """Use the dataset-wide median ``sky_mad`` of each band (``band_statistics[band]['sky_mad']``)."""
         return cls(band_statistic(manifest, "sky_mad"), softening)
 
@@ -123,7 +123,7 @@ class DisplayNormalise:
         self._offset = torch.as_tensor(offset, dtype=torch.float32).view(-1, 1, 1)
 
     @classmethod
-    def from_manifest(cls, manifest: dict, scale: float = 0.2) -> "DisplayNormalise":
+    def from_manifest(cls, manifest: dict, scale: float = 0.2) -> DisplayNormalise:
         """Use the dataset-wide median ``sky_median`` of each channel (``band_statistics[band]['sky_median']``)."""
         return cls(band_statistic(manifest, "sky_median"), scale)
 
@@ -239,6 +239,7 @@ class ShardDataset(IterableDataset):
             try:
                 with pq.ParquetFile(path) as parquet:
                     this_shape, num_rows = image_shape(parquet.schema_arrow, path), parquet.metadata.num_rows
+                    row_hashes(parquet.schema_arrow, num_rows, path)  # rows added or dropped: refused before work
                     keep = self._keep(parquet.read(columns=self._filter_columns())) if self._filter_columns() else None
             except FileNotFoundError:
                 raise DataError(f"shard {path}: file not found; run the ingest step (snakemake)") from None
@@ -343,8 +344,11 @@ class ShardDataset(IterableDataset):
 
     def _read_shard(self, parquet: pq.ParquetFile, columns: list[str], low: int, high: int,
                     path: str) -> Iterator[tuple[str, np.ndarray]]:
-        """Selected rows low..high-1 of one shard, one record batch at a time."""
+        """Selected rows low..high-1 of one shard, one record batch at a time, each checked against the shard's
+        content hash before it is yielded."""
+        hashes = row_hashes(parquet.schema_arrow, parquet.metadata.num_rows, path)
         seen = 0  # selected rows of this shard read so far
+        first = 0  # file row of the batch's first row
         for batch in parquet.iter_batches(batch_size=self.read_batch_size, columns=columns):
             rows = np.arange(batch.num_rows) if not self._filter_columns() else np.flatnonzero(self._keep(batch))
             wanted = rows[max(low - seen, 0):max(high - seen, 0)]
@@ -352,7 +356,9 @@ class ShardDataset(IterableDataset):
             object_ids, images = batch.column("object_id"), batch.column("image")
             for row in wanted.tolist():
                 object_id = object_ids[row].as_py()
-                yield object_id, decode_image(images[row].as_py(), self.image_shape, path, object_id)
+                yield object_id, decode_image(images[row].as_py(), self.image_shape, path, object_id, hashes,
+                                              first + row)
+            first += batch.num_rows
             if seen >= high:
                 break
 

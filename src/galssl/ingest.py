@@ -25,8 +25,16 @@ from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import write_parquet_atomic, write_text_atomic
 from galssl.providers.base import FetchError, Provider
 from galssl.reproject import TargetGrid, to_target
-from galssl.shards import (ShardRow, assign_shards, image_shape, read_shard_schema, read_shard_table, shard_schema,
-                           write_shard)
+from galssl.shards import (
+    ShardRow,
+    assign_shards,
+    image_shape,
+    read_shard_schema,
+    read_shard_table,
+    row_hashes,
+    shard_schema,
+    write_shard,
+)
 
 FAILURE_COLUMNS = {"object_id": "string", "survey": "string", "reason": "string", "attempts": "int64"}
 DEFAULT_MAX_MASK_FRACTION = 0.2
@@ -45,7 +53,7 @@ class SurveySpec:
     reproject_method: str = "interp"
 
     @classmethod
-    def from_config(cls, name: str, section: dict) -> "SurveySpec":
+    def from_config(cls, name: str, section: dict) -> SurveySpec:
         return cls(name, section["provider"], list(section["bands"]), float(section["pixel_scale_arcsec"]),
                    int(section.get("cutout_size", 64)), str(section.get("reproject", "interp")))
 
@@ -104,7 +112,8 @@ def ingest_shard(catalog: pd.DataFrame, spec: SurveySpec, provider: Provider, sh
     assignment = assign_shards(catalog["object_id"].tolist(), shard_size, seed)
     members = catalog[catalog["object_id"].map(assignment) == shard_index]
     if members.empty:
-        raise ConfigError(f"shard {shard_index} is empty: the catalogue has {len(catalog)} objects in shards of {shard_size}")
+        raise ConfigError(f"shard {shard_index} is empty: the catalogue has {len(catalog)} objects in shards of "
+                          f"{shard_size}")
     rows: list[ShardRow] = []
     failures: list[dict] = []
     progress = tqdm(total=len(members), desc=f"{spec.name} shard {shard_index}", unit="obj", file=sys.stderr,
@@ -152,13 +161,18 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
     schemas = [read_shard_schema(p) for p in shard_paths]
     for path, schema in zip(shard_paths, schemas):
         image_shape(schema, path)
-    stats = pa.concat_tables([read_shard_table(p, columns) for p in shard_paths]).to_pandas()
+    tables = [read_shard_table(p, columns) for p in shard_paths]
+    for path, schema, table in zip(shard_paths, schemas, tables):
+        row_hashes(schema, table.num_rows, path)  # rows added or dropped since ingest wrote the shard
+    stats = pa.concat_tables(tables).to_pandas()
     failures = pd.concat([_read_failures(p) for p in failure_paths], ignore_index=True) if failure_paths else \
         pd.DataFrame(columns=list(FAILURE_COLUMNS))
     failures = failures.astype(FAILURE_COLUMNS).sort_values("object_id", ignore_index=True)
 
     def per_band(column: str) -> np.ndarray:
-        return np.stack(stats[column].map(np.asarray).to_list()) if len(stats) else np.full((0, len(spec.bands)), np.nan)
+        if not len(stats):
+            return np.full((0, len(spec.bands)), np.nan)
+        return np.stack(stats[column].map(np.asarray).to_list())
 
     medians, mads, psfs = per_band("sky_median"), per_band("sky_mad"), per_band("psf_fwhm_arcsec")
     masked = per_band("mask_fraction")
@@ -176,7 +190,8 @@ def write_manifest(spec: SurveySpec, shard_paths: list[str], failure_paths: list
                    "mask_fraction_mean": float(masked[:, i].mean()) if len(stats) else None,
                    "mask_fraction_max": float(masked[:, i].max()) if len(stats) else None,
                    "sky_mad": float(np.nanmedian(mads[:, i])) if len(stats) else None,
-                   "psf_fwhm_arcsec_median": (float(np.nanmedian(psfs[:, i])) if len(stats) and np.isfinite(psfs[:, i]).any() else None)}
+                   "psf_fwhm_arcsec_median": (float(np.nanmedian(psfs[:, i]))
+                                              if len(stats) and np.isfinite(psfs[:, i]).any() else None)}
             for i, band in enumerate(spec.bands)},
         "mask_fraction_mean": float(masked.mean()) if len(stats) else None,
         "max_mask_fraction": max_mask_fraction,

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow.parquet as pq
 from PIL import Image
 
+from galssl.composite import image_rgb
 from galssl.display import shards_are_display
 from galssl.errors import DataError
-from galssl.plots.composite import image_rgb
-from galssl.shards import decode_image, image_shape, read_shard_schema
+from galssl.shards import decode_image, image_shape, read_shard_schema, row_hashes
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,16 @@ def _stream_images(shards: Sequence[str | os.PathLike], wanted: set[str]) -> Ite
     """(object_id, (bands, H, W) float32) of the wanted objects in shard order, one batch in memory at a time
     (galssl.shards.read_images_for would hold every cutout of 10^5 galaxies at once)."""
     for path in shards:
-        shape = image_shape(read_shard_schema(path), path)
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=256, columns=["object_id", "image"]):
+        schema = read_shard_schema(path)
+        shape = image_shape(schema, path)
+        shard = pq.ParquetFile(path)
+        hashes = row_hashes(schema, shard.metadata.num_rows, path)  # each image checked against its content hash
+        row = 0
+        for batch in shard.iter_batches(batch_size=256, columns=["object_id", "image"]):
             for object_id, blob in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
                 if object_id in wanted:
-                    yield object_id, decode_image(blob, shape, path, object_id)
+                    yield object_id, decode_image(blob, shape, path, object_id, hashes, row)
+                row += 1
 
 
 def _save_sheet(pixels: np.ndarray, used: int, tiles_per_side: int, tile_px: int, path: Path) -> dict:

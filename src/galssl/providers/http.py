@@ -9,7 +9,8 @@
 - After ``max_retries`` attempts the object fails with ``FetchError("HTTP 500 after 5 attempts", 5)``.
 - ``ObjectCache`` keeps one validated file per object and request (``object_cache_name``), written atomically, so
   a rerun makes no request for an object already fetched, and a moved object or a changed cutout setting is fetched
-  again. Files of older versions (``<object_id>.fits``) are never read.
+  again. Files of older versions (``<object_id>.fits``) are never read. A response with a band holding no data at
+  all (every pixel 0 or NaN: outside the footprint, or not served yet) is not kept, so a rerun asks again.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class HttpSettings:
     seed: int = 0
 
     @classmethod
-    def from_section(cls, section: dict, seed: int, survey: str = "survey") -> "HttpSettings":
+    def from_section(cls, section: dict, seed: int, survey: str = "survey") -> HttpSettings:
         settings = cls(float(section.get("timeout_s", 60.0)), int(section.get("max_retries", 5)),
                        float(section.get("requests_per_second", 5.0)), int(section.get("max_concurrency", 4)),
                        float(section.get("retry_base_s", 1.0)), seed=int(seed))
@@ -303,7 +304,7 @@ def fits_validator(expected_bands: int, min_finite: float = 0.5,
             planes = image_planes(hdus)
         except InvalidBody:
             raise
-        except Exception:  # astropy raises many types (OSError, TypeError, AttributeError) on broken bytes
+        except Exception:  # noqa: BLE001 — astropy raises many types (OSError, TypeError, ...) on broken bytes
             raise InvalidBody("corrupt FITS") from None
         if len(planes) != expected_bands:
             raise InvalidBody(f"wrong shape: {len(planes)} images instead of {expected_bands}")
@@ -352,6 +353,21 @@ def bands_from_fits(hdus: fits.HDUList, bands: list[str], unit: str = "nanomaggy
     return images
 
 
+def has_empty_plane(planes: list[np.ndarray]) -> bool:
+    """True when an image holds no data at all: every pixel 0 or NaN/inf (what a cutout service fills in outside its
+    footprint, or for a region it does not serve yet)."""
+    return any(not np.any(np.isfinite(plane) & (plane != 0)) for plane in planes)
+
+
+def _planes_of(result: object) -> list[np.ndarray]:
+    """The images of a validator's result: an HDUList, or a list of BandImages; nothing for anything else."""
+    if isinstance(result, fits.HDUList):
+        return image_planes(result)
+    if isinstance(result, list) and result and all(isinstance(image, BandImage) for image in result):
+        return [np.asarray(image.data) for image in result]
+    return []
+
+
 # -- the per-object cache ------------------------------------------------------------------------------------------
 POSITION_DECIMALS = 6  # of a degree in the cache key (3.6 mas): a catalogue round trip keeps the key
 
@@ -379,20 +395,32 @@ class ObjectCache:
         return path
 
     def load(self, name: str, validate: Callable[[bytes], T]) -> T | None:
-        """``validate(bytes)`` of the cached file; None when absent, and a file that fails validation is deleted."""
+        """``validate(bytes)`` of the cached file; None when absent, and a file that fails validation, or with an
+        image without data (kept by an older galssl, see ``store``), is deleted."""
         path = self.path(name)
         try:
             body = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return validate(body)
+            result = validate(body)
         except InvalidBody:
+            result = None
+        if result is None or has_empty_plane(_planes_of(result)):
             path.unlink(missing_ok=True)  # refetched by the caller
             return None
+        return result
 
     def store(self, name: str, body: bytes) -> None:
-        """Write an already validated body atomically (a killed run leaves no partial file)."""
+        """Write an already validated body atomically (a killed run leaves no partial file) — unless an image in
+        it holds no data at all: kept, an answer from outside the footprint (or from a server not serving that
+        region yet) would fail the object on every rerun; unkept, a rerun asks again."""
+        try:
+            empty = has_empty_plane(image_planes(fits.HDUList.fromstring(body)))
+        except Exception:  # noqa: BLE001 — not FITS (never stored by galssl): nothing to judge, keep it as before
+            empty = False
+        if empty:
+            return
         with atomic_path(self.path(name)) as tmp:
             tmp.write_bytes(body)
 
