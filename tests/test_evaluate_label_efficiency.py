@@ -8,10 +8,18 @@ import pytest
 import torch
 
 from galssl.errors import ConfigError, DataError
-from galssl.evaluate.label_efficiency import (LabelEfficiencySettings, labels_needed, nested_stratified_order,
-                                              nested_subsets, run_label_efficiency, subset_sizes)
-from galssl.evaluate.labelled import METRIC_COLUMNS, LabelledEmbeddings
+from galssl.evaluate.label_efficiency import (
+    LabelEfficiencySettings,
+    labels_needed,
+    nested_subsets,
+    run_label_efficiency,
+    subset_sizes,
+    validation_positions,
+)
+from galssl.evaluate.labelled import LabelledEmbeddings
 from galssl.evaluate.probes import ProbeSettings
+from galssl.label_subsets import nested_stratified_order
+from galssl.metric_table import METRIC_COLUMNS
 
 torch.set_num_threads(1)
 
@@ -164,3 +172,30 @@ def test_without_test_galaxies_it_is_a_data_error():
                                  np.where(data.split == "test", "val", data.split), data.labels)
     with pytest.raises(DataError, match="test galaxies"):
         run_label_efficiency(no_test, ProbeSettings(), LabelEfficiencySettings(), seed=0)
+
+
+def test_hyper_parameters_at_n_are_chosen_on_at_most_n_val_galaxies(monkeypatch):
+    import galssl.evaluate.label_efficiency as module
+
+    seen: list[tuple[int, int]] = []
+    real = module.fit_selected
+
+    def recording(kind, probes, x_train, y_train, x_val, y_val, seed):
+        seen.append((len(y_train), len(y_val)))
+        return real(kind, probes, x_train, y_train, x_val, y_val, seed)
+
+    monkeypatch.setattr(module, "fit_selected", recording)
+    data = planted()
+    n_val = int((data.split == "val").sum())
+    settings = LabelEfficiencySettings(min_log2=3, max_log2=8, seeds=2, classifiers=("logistic",))
+    run_label_efficiency(data, ProbeSettings(), settings, seed=0, log=lambda *_: None)
+    assert seen and all(n_selecting == min(n_train, n_val) for n_train, n_selecting in seen), seen
+    assert max(n for _, n in seen) > 8  # larger N select on more val galaxies, up to the whole val split
+
+
+def test_validation_positions_are_nested_stratified_prefixes():
+    labels = np.repeat([0, 1, 2], [30, 20, 10])
+    small, large = (validation_positions(labels, n, seed=4) for n in (12, 24))
+    assert set(small) <= set(large) and len(small) == 12 and len(large) == 24
+    assert np.bincount(labels[large], minlength=3).tolist() == [12, 8, 4]
+    assert len(validation_positions(labels, 1000, seed=4)) == 60

@@ -101,3 +101,14 @@ def test_a_missing_column_or_reference_is_a_clear_error(tmp_path, capsys):
     no_reference = no_reference[no_reference["method"] != "supervised_from_scratch"]
     with pytest.raises(DataError, match="probes.label_efficiency.supervised_from_scratch"):
         labels_needed_table(no_reference)
+
+
+def test_encoders_that_saw_labels_in_pretraining_are_flagged():
+    rows = hand_made()
+    rows = pd.concat([rows, pd.DataFrame(curve("supervised", "classes_logistic", {16: [0.8]})
+                                         + curve("my_vit", "classes_logistic", {16: [0.5]}))])
+    table = labels_needed_table(rows).set_index(["method", "classifier", "metric"])["saw_labels"]
+    assert bool(table[("supervised", "logistic", "accuracy")])
+    assert bool(table[("supervised_from_scratch", "head", "accuracy")])
+    assert not table[("simclr", "logistic", "accuracy")] and not table[("mae", "logistic", "accuracy")]
+    assert pd.isna(table[("my_vit", "logistic", "accuracy")])  # an external encoder: galssl cannot know

@@ -63,6 +63,7 @@ def test_pretrain_writes_encoder_and_metrics_and_embeddings_are_deterministic(da
     assert recipe["global_step"] == 2 * -(-36 // 8)
     metrics = (out / "metrics.csv").read_text()
     assert "train/loss" in metrics and "val/loss" in metrics and "probe/accuracy" in metrics
+    assert "probe/balanced_accuracy" in metrics
     tables = []
     for name in ("a", "b"):
         target = tmp_path / f"{name}.parquet"
@@ -71,7 +72,7 @@ def test_pretrain_writes_encoder_and_metrics_and_embeddings_are_deterministic(da
         assert embed.returncode == 0, embed.stderr[-2000:]
         tables.append(target.read_bytes())
     assert tables[0] == tables[1]
-    from galssl.embed import read_embeddings
+    from galssl.embeddings import read_embeddings
     ids, vectors = read_embeddings(tmp_path / "a.parquet")
     assert len(ids) == 48 and vectors.shape == (48, encoder.embedding_dim) and ids == sorted(ids)
 
@@ -106,7 +107,7 @@ def test_sigterm_checkpoints_and_rerun_resumes(dataset, tmp_path):
     assert f"resuming from {checkpoints / 'last.ckpt'}" in rerun.stderr
     _, recipe = load_encoder(out / "encoder.ckpt")
     assert recipe["global_step"] == 6 * -(-36 // 8)
-    assert recipe["kept"]["kept"] == "best" and recipe["kept"]["monitor"] == "probe/accuracy"
+    assert recipe["kept"]["kept"] == "best" and recipe["kept"]["monitor"] == "probe/balanced_accuracy"
     assert not checkpoints.exists()  # finished: a later forced rerun starts afresh instead of resuming
 
 
@@ -135,7 +136,8 @@ def test_pixels_pca_floor_matches_a_batch_pca_and_loads_like_any_encoder(dataset
     n = fit_pixel_pca(shards, root / "manifest.json", 24, 5, seed=3, out=out, survey="sdss", batch_size=8)
     assert n == 36  # the train split only
     method, recipe = load_encoder(out)
-    assert recipe["method"] == "pixels_pca" and method.embedding_dim == 5 and len(recipe["explained_variance_ratio"]) == 5
+    assert recipe["method"] == "pixels_pca" and method.embedding_dim == 5
+    assert len(recipe["explained_variance_ratio"]) == 5
     normalise = AsinhNormalise.from_manifest(load_manifest(root / "manifest.json"))
     train = [s["image"] for s in ShardDataset(shards, splits=["train"], normalise=normalise,
                                               transform=lambda image, generator: centre_crop(image, 24))]
@@ -157,8 +159,8 @@ def test_pixels_pca_floor_matches_a_batch_pca_and_loads_like_any_encoder(dataset
 def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_head(dataset, tmp_path):
     import pandas as pd
 
-    from galssl.evaluate.baseline import label_subset, labelled_train_objects
-    from galssl.evaluate.label_efficiency import nested_stratified_order
+    from galssl.evaluate.baseline import run_subset
+    from galssl.label_subsets import label_subset, labelled_train_objects, nested_stratified_order
 
     root, shards = dataset
     labels = str(root / "labels.parquet")
@@ -168,8 +170,15 @@ def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_
     order = nested_stratified_order(everyone["label"].to_numpy(), 5)
     assert sorted(small["object_id"]) == sorted(everyone["object_id"].iloc[order[:8]])
     assert len(label_subset(shards, labels, "galaxy10_class", 10_000, seed=5)) == len(everyone)  # capped
+    # The run's subset: its 8 train objects and at most 8 labelled val objects to select its epoch on.
+    subset = run_subset(shards, labels, "galaxy10_class", 8, seed=5)
+    val = subset[subset["split"] == "val"]
+    everyone_val = labelled_train_objects(shards, labels, "galaxy10_class", split="val")
+    assert sorted(subset.loc[subset["split"] == "train", "object_id"]) == sorted(small["object_id"])
+    assert len(val) == min(8, len(everyone_val)) and set(val["object_id"]) <= set(everyone_val["object_id"])
+    assert len(everyone_val) > 8  # so the subset really is smaller than the val split
     ids = tmp_path / "ids.parquet"
-    small.to_parquet(ids)
+    subset.to_parquet(ids)
     out = tmp_path / "scratch"
     command = pretrain_command(root, shards, "supervised", out, {"epochs": 3, "online_probe": False,
                                                                  "val_every_n_epochs": 2})
@@ -177,6 +186,7 @@ def test_supervised_from_scratch_trains_on_the_label_subset_only_and_scores_its_
     assert result.returncode == 0, result.stderr[-2000:]
     _, recipe = load_encoder(out / "encoder.ckpt")
     assert recipe["global_step"] == 3  # 8 objects, batch 8: one step per epoch — the other train objects unseen
+    assert "training on 8 train-split objects, validating on 8 val-split objects" in result.stderr
     # Validated once (epoch index 1, after step 2): the supervised run keeps that epoch's weights on its val loss.
     assert {k: recipe["kept"][k] for k in ("monitor", "mode", "kept", "epoch", "step")} == {
         "monitor": "val/loss", "mode": "min", "kept": "best", "epoch": 1, "step": 2}
@@ -221,7 +231,7 @@ def test_the_saved_encoder_holds_the_best_probe_epoch_not_the_last(dataset, tmp_
     class ScriptedProbe(LinearProbe):
         def on_validation_epoch_end(self, trainer, module) -> None:
             weights[trainer.current_epoch] = {k: v.detach().clone() for k, v in module.method.state_dict().items()}
-            module.log("probe/accuracy", scripted[trainer.current_epoch], sync_dist=False)
+            module.log("probe/balanced_accuracy", scripted[trainer.current_epoch], sync_dist=False)
 
     monkeypatch.setattr(pretrain, "LinearProbe", ScriptedProbe)
     root, shards = dataset
@@ -232,7 +242,7 @@ def test_the_saved_encoder_holds_the_best_probe_epoch_not_the_last(dataset, tmp_
     method, recipe = load_encoder(pretrain.run_pretraining(inputs))
     steps = -(-36 // 8)
     assert sorted(weights) == [0, 1, 2, 3] and recipe["epochs_run"] == 4 and recipe["global_step"] == 4 * steps
-    assert recipe["kept"] == {"monitor": "probe/accuracy", "mode": "max", "kept": "best", "epoch": 1,
+    assert recipe["kept"] == {"monitor": "probe/balanced_accuracy", "mode": "max", "kept": "best", "epoch": 1,
                               "step": 2 * steps, "value": pytest.approx(0.9)}
     saved = method.state_dict()
     assert saved.keys() == weights[1].keys()

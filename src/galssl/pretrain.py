@@ -20,13 +20,21 @@ from galssl.augment import build_augmentations
 from galssl.augment.settings import augment_config, crop_size
 from galssl.augment.views import BatchViews
 from galssl.checkpoint import save_encoder
-from galssl.display import augmentations_off
 from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
+from galssl.display import augmentations_off
 from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import atomic_path
 from galssl.methods import create_method
-from galssl.train import (KeepBest, LinearProbe, PreemptionCheckpoint, PretrainModule, TrainSettings, ddp_layout,
-                          make_trainer)
+from galssl.train import (
+    KeepBest,
+    LinearProbe,
+    PreemptionCheckpoint,
+    PretrainModule,
+    SetEpoch,
+    TrainSettings,
+    ddp_layout,
+    make_trainer,
+)
 
 PREEMPTED_EXIT_CODE = 75
 """Exit status after a checkpoint on SIGTERM/SIGUSR1 (EX_TEMPFAIL): the job failed, a retry resumes it."""
@@ -50,22 +58,11 @@ class PretrainInputs:
     class_column: str = "galaxy10_class"  # labels.class_column of the label table
 
 
-class SetEpoch(Callback):
-    """Lightning does not call ``set_epoch`` on iterable datasets; reshuffle each epoch ourselves."""
-
-    def __init__(self, *datasets: ShardDataset) -> None:
-        self.datasets = datasets
-
-    def on_train_epoch_start(self, trainer, module) -> None:
-        for dataset in self.datasets:
-            dataset.set_epoch(trainer.current_epoch)
-
-
 def load_labels(path: str | None, class_column: str) -> pd.DataFrame | None:
     """Labels indexed by object_id with an integer class column (-1 unknown), or None without a table."""
     if not path:
         return None
-    from galssl.evaluate.labelled import read_table
+    from galssl.tables import read_table
 
     table = read_table(path, "labels table")
     if class_column not in table.columns:
@@ -84,13 +81,19 @@ def checkpoint_run_key(path: Path) -> str | None:
         return None
 
 
-def read_object_ids(path: str | None) -> list[str] | None:
-    """The object_id column of a Parquet/CSV table, or None without a path."""
+def read_object_ids(path: str | None, split: str | None = None) -> list[str] | None:
+    """The object_id column of a Parquet/CSV table, or None without a path. With ``split``, only the rows of that
+    split when the table has a ``split`` column (a from-scratch run's subset: its train objects and the val objects
+    it selects its epoch on); None when such a table names no object of ``split`` (use the whole split)."""
     if not path:
         return None
     table = pd.read_csv(path) if str(path).endswith(".csv") else pd.read_parquet(path)
     if "object_id" not in table.columns:
         raise DataError(f"{path} has no object_id column (columns: {', '.join(map(str, table.columns[:12]))})")
+    if split is not None and "split" in table.columns:
+        table = table[table["split"].astype(str) == split]
+        if split != "train" and table.empty:
+            return None
     return table["object_id"].astype(str).tolist()
 
 
@@ -125,15 +128,17 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     settings = TrainSettings.from_dict({k: v for k, v in section.items()
                                          if k not in ("methods", "labels", "class_column", "augment", "method_config")})
     overrides = (section.get("method_config") or {}).get(inputs.method, {})
-    settings = TrainSettings.from_dict({**settings.__dict__, **{k: overrides[k] for k in ("epochs", "lr", "batch_size")
-                                                               if k in overrides}}, where=f"pretrain.method_config.{inputs.method}")
+    method_overrides = {k: overrides[k] for k in ("epochs", "lr", "batch_size") if k in overrides}
+    settings = TrainSettings.from_dict({**settings.__dict__, **method_overrides},
+                                       where=f"pretrain.method_config.{inputs.method}")
     class_column = inputs.class_column
     labels = load_labels(inputs.labels, class_column)
     n_classes = int(labels[class_column].max()) + 1 if labels is not None and (labels[class_column] >= 0).any() else 0
     if inputs.method == "supervised" and n_classes < 2:
         raise ConfigError("config error: method supervised needs labels with at least two classes: set "
                           f"labels.table to a table with object_id and {class_column}")
-    config = {k: v for k, v in method_config(section, inputs.method, n_classes).items() if k not in ("epochs", "lr", "batch_size")}
+    config = {k: v for k, v in method_config(section, inputs.method, n_classes).items()
+              if k not in ("epochs", "lr", "batch_size")}
     method = create_method(inputs.method, in_chans=len(bands), img_size=size, config=config)
     if getattr(method, "needs_labels", False) and n_classes < 2:
         raise ConfigError(f"config error: method {inputs.method} needs labels with at least two classes: set "
@@ -158,14 +163,18 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     batch_views = BatchViews(augment, int(getattr(method, "n_views", 0)), size, normalise, inputs.seed)
     common = dict(seed=inputs.seed, labels=labels, label_column=class_column if labels is not None else None)
     train_set = ShardDataset(inputs.shards, splits=("train",), shuffle=True, drop_uneven=True,
-                             object_ids=read_object_ids(inputs.train_ids), **common)
+                             object_ids=read_object_ids(inputs.train_ids, "train"), **common)
     if len(train_set) == 0:
         raise DataError(f"no train-split objects to train on{' among ' + inputs.train_ids if inputs.train_ids else ''}")
     queue = getattr(method.config, "queue_size", None)
     if queue is not None and queue >= len(train_set):
         print(f"warning: pretrain.method_config.{inputs.method}.queue_size={queue} is not below the {len(train_set)} "
               "train objects, so a galaxy's own earlier keys become its negatives; lower it", file=sys.stderr)
-    val_set = ShardDataset(inputs.shards, splits=("val",), shuffle=False, drop_uneven=True, **common)
+    # A run on a label subset selects its epoch on the subset's val objects (no more than its N train labels).
+    val_set = ShardDataset(inputs.shards, splits=("val",), shuffle=False, drop_uneven=True,
+                           object_ids=read_object_ids(inputs.train_ids, "val"), **common)
+    print(f"training on {len(train_set)} train-split objects, validating on {len(val_set)} val-split objects",
+          file=sys.stderr)
     callbacks: list[Callback] = [SetEpoch(train_set)]
     if labels is not None and settings.online_probe:
         probe_train = _probe_set(ShardDataset(inputs.shards, splits=("train",), transform=evaluation,
@@ -190,7 +199,7 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     # (MoCo's rose while its probe accuracy rose). A method trained on the labels keeps its own validation loss.
     probing = any(isinstance(callback, LinearProbe) for callback in callbacks) \
         and not getattr(method, "needs_labels", False)
-    stop_on = ("probe/accuracy", "max") if probing else ("val/loss", "min")
+    stop_on = ("probe/balanced_accuracy", "max") if probing else ("val/loss", "min")
     # The saved encoder is the best epoch's on the metric early stopping watches, not the last of the `patience`
     # epochs run past it. Candidates are the epochs early stopping could end the run at: none before the last one
     # min_epochs forces (GalaxAlign's stage 1 is never kept in place of stage 2).

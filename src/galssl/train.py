@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.plugins.environments import LightningEnvironment, SLURMEnvironment
 from lightning.pytorch.strategies import DDPStrategy
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from galssl.errors import ConfigError
@@ -47,7 +48,7 @@ class TrainSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, section: dict[str, Any], where: str = "pretrain") -> "TrainSettings":
+    def from_dict(cls, section: dict[str, Any], where: str = "pretrain") -> TrainSettings:
         """Take the known keys; the rest is left for the caller (method settings, augmentations)."""
         names = {f.name for f in fields(cls)} - {"extra"}
         values = {k: section[k] for k in names if k in section}
@@ -116,7 +117,9 @@ class PretrainModule(L.LightningModule):
 
 class LinearProbe(Callback):
     """Online linear probe: each validation epoch, logistic regression on frozen embeddings of labelled train
-    images, scored on held-out (val) images — accuracy logged as ``probe/accuracy``."""
+    images, scored on held-out (val) images — accuracy logged as ``probe/accuracy`` and balanced accuracy (the mean
+    recall over classes, which a majority guess cannot inflate) as ``probe/balanced_accuracy``, the metric early
+    stopping and the kept epoch of a self-supervised run watch."""
 
     def __init__(self, train: tuple[torch.Tensor, np.ndarray], val: tuple[torch.Tensor, np.ndarray]) -> None:
         self.train_images, self.train_labels = train
@@ -126,7 +129,8 @@ class LinearProbe(Callback):
     def _embed(self, module: PretrainModule, images: torch.Tensor) -> np.ndarray:
         was_training = module.method.training
         module.method.eval()
-        chunks = [module.method.embed(images[i:i + 256].to(module.device)).float().cpu() for i in range(0, len(images), 256)]
+        chunks = [module.method.embed(images[i:i + 256].to(module.device)).float().cpu()
+                  for i in range(0, len(images), 256)]
         module.method.train(was_training)
         return torch.cat(chunks).numpy()
 
@@ -137,7 +141,21 @@ class LinearProbe(Callback):
         train = scaler.transform(self._embed(module, self.train_images))
         val = scaler.transform(self._embed(module, self.val_images))
         classifier = LogisticRegression(max_iter=500, C=1.0).fit(train, self.train_labels)
-        module.log("probe/accuracy", float(classifier.score(val, self.val_labels)), sync_dist=False)
+        guess = classifier.predict(val)
+        module.log("probe/accuracy", float(accuracy_score(self.val_labels, guess)), sync_dist=False)
+        module.log("probe/balanced_accuracy", float(balanced_accuracy_score(self.val_labels, guess)), sync_dist=False)
+
+
+class SetEpoch(Callback):
+    """Lightning does not call ``set_epoch`` on iterable datasets (``galssl.data.ShardDataset``); reshuffle each
+    epoch ourselves."""
+
+    def __init__(self, *datasets: Any) -> None:
+        self.datasets = datasets
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        for dataset in self.datasets:
+            dataset.set_epoch(trainer.current_epoch)
 
 
 class KeepBest(Callback):

@@ -6,12 +6,14 @@ import argparse
 
 
 def cmd_label_subset(args: argparse.Namespace) -> None:
-    from galssl.evaluate.baseline import label_subset
+    from galssl.evaluate.baseline import run_subset
     from galssl.io import write_parquet_atomic
 
-    subset = label_subset(args.shards, args.labels, args.class_column, args.n_labels, args.seed)
+    subset = run_subset(args.shards, args.labels, args.class_column, args.n_labels, args.seed)
     write_parquet_atomic(subset, args.out)
-    print(f"{len(subset)} labelled train objects ({subset['label'].nunique()} classes, seed {args.seed}) -> {args.out}")
+    train = subset[subset["split"] == "train"]
+    print(f"{len(train)} labelled train objects ({train['label'].nunique()} classes, seed {args.seed}) and "
+          f"{len(subset) - len(train)} val objects to select the epoch on -> {args.out}")
 
 
 def cmd_score_supervised(args: argparse.Namespace) -> None:
@@ -23,9 +25,10 @@ def cmd_score_supervised(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(max(1, args.threads))
     if args.train_ids:
-        n_labels = len(pd.read_parquet(args.train_ids))
+        subset = pd.read_parquet(args.train_ids)
+        n_labels = int((subset["split"] == "train").sum()) if "split" in subset.columns else len(subset)
     else:  # trained on every labelled train object (the pretraining run of `supervised`)
-        from galssl.evaluate.baseline import labelled_train_objects
+        from galssl.label_subsets import labelled_train_objects
 
         n_labels = len(labelled_train_objects(args.shards, args.labels, args.class_column))
     table = scratch_scores(args.ckpt, args.shards, args.manifest, args.labels, args.class_column, n_labels, args.seed,
@@ -36,7 +39,7 @@ def cmd_score_supervised(args: argparse.Namespace) -> None:
 
 
 def cmd_concat_metrics(args: argparse.Namespace) -> None:
-    from galssl.evaluate.table import concat_metric_tables, write_metric_table
+    from galssl.metric_table import concat_metric_tables, write_metric_table
 
     table = concat_metric_tables(args.tables)
     write_metric_table(table, args.out, args.csv)
@@ -53,7 +56,8 @@ def cmd_metrics_page(args: argparse.Namespace) -> None:
 
 def register(verbs: argparse._SubParsersAction) -> None:
     """Add this group's verbs to the `galssl` parser."""
-    p = verbs.add_parser("label-subset", help="the N labelled train objects of one label-efficiency seed")
+    p = verbs.add_parser("label-subset", help="the N labelled train objects of one label-efficiency seed, and at "
+                                            "most N val objects to select the epoch on")
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--labels", required=True)
     p.add_argument("--class-column", default="galaxy10_class")

@@ -8,11 +8,11 @@ import argparse
 
 def cmd_labels_needed(args: argparse.Namespace) -> None:
     from galssl.evaluate.labels_needed import labels_needed_from_tables
-    from galssl.evaluate.table import write_metric_table
+    from galssl.metric_table import write_metric_table
 
     table = labels_needed_from_tables(args.tables, args.reference)
     write_metric_table(table, args.out, args.csv)
-    shown = table[["metric", "method", "classifier", "target", "n_labels_needed", "reached"]]
+    shown = table[["metric", "method", "classifier", "target", "n_labels_needed", "reached", "saw_labels"]]
     print(shown.to_string(index=False, float_format=lambda value: f"{value:.4g}"))
     print(f"{len(table)} rows -> {args.out}")
 

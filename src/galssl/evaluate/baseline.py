@@ -1,7 +1,7 @@
 """The supervised baseline trained from scratch on N labelled galaxies, for the label-efficiency comparison.
 
-It trains on exactly the labelled subsets the frozen-embedding probes use (``galssl.evaluate.label_efficiency``:
-nested, stratified, one ordering per seed over the labelled train objects sorted by object_id), and is scored with
+It trains on exactly the labelled subsets the frozen-embedding probes use (``galssl.label_subsets``: nested,
+stratified, one ordering per seed over the labelled train objects sorted by object_id), and is scored with
 its own classification head on the whole labelled test split.
 """
 
@@ -11,38 +11,39 @@ import os
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 from torch.utils.data import DataLoader
 
+from galssl import metrics
 from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError
-from galssl.evaluate import metrics
-from galssl.evaluate.label_efficiency import nested_stratified_order
-from galssl.evaluate.labelled import metric_frame, metric_rows, read_table
+from galssl.label_subsets import label_subset, labelled_train_objects, nested_stratified_order
+from galssl.metric_table import metric_frame, metric_rows
+from galssl.tables import read_table
 
 METHOD = "supervised_from_scratch"
 
 
-def labelled_train_objects(shards: list[str], labels_path: str | os.PathLike, class_column: str) -> pd.DataFrame:
-    """object_id and class of every ingested train-split object with a known class, sorted by object_id."""
-    ids = pd.concat([pq.read_table(path, columns=["object_id", "split"]).to_pandas() for path in shards])
-    labels = read_table(labels_path, "labels table")
-    if class_column not in labels.columns:
-        raise DataError(f"labels table {labels_path}: no class column {class_column!r}; set labels.class_column")
-    table = ids[ids["split"] == "train"].merge(labels[["object_id", class_column]], on="object_id", how="inner")
-    table["label"] = pd.to_numeric(table[class_column], errors="coerce").fillna(-1).astype(np.int64)
-    return table.loc[table["label"] >= 0, ["object_id", "label"]].sort_values("object_id").reset_index(drop=True)
-
-
-def label_subset(shards: list[str], labels_path: str | os.PathLike, class_column: str, n_labels: int,
-                 seed: int) -> pd.DataFrame:
-    """The first ``n_labels`` objects (all of them when fewer) of the seed's stratified ordering."""
-    table = labelled_train_objects(shards, labels_path, class_column)
+def validation_subset(shards: list[str], labels_path: str | os.PathLike, class_column: str, n_labels: int,
+                      seed: int) -> pd.DataFrame:
+    """At most ``n_labels`` labelled val-split objects (object_id, label): the first of the seed's stratified
+    ordering of them, sorted by object_id. A run on N labels picks its epoch on these, as the probes at N pick their
+    hyper-parameters (``galssl.evaluate.label_efficiency.validation_positions``): model selection never sees more
+    labels than N. Empty when the val split has no labelled objects."""
+    table = labelled_train_objects(shards, labels_path, class_column, split="val")
     if len(table) == 0:
-        raise DataError(f"no labelled train objects in {labels_path} (column {class_column!r})")
+        return table
     order = nested_stratified_order(table["label"].to_numpy(), seed)
     return table.iloc[np.sort(order[:n_labels])].reset_index(drop=True)
+
+
+def run_subset(shards: list[str], labels_path: str | os.PathLike, class_column: str, n_labels: int,
+               seed: int) -> pd.DataFrame:
+    """The labelled objects of one from-scratch run (object_id, label, split): its ``n_labels`` train objects
+    (:func:`label_subset`) and at most as many val objects to select its epoch on (:func:`validation_subset`)."""
+    train = label_subset(shards, labels_path, class_column, n_labels, seed).assign(split="train")
+    val = validation_subset(shards, labels_path, class_column, n_labels, seed).assign(split="val")
+    return pd.concat([train, val], ignore_index=True)[["object_id", "label", "split"]]
 
 
 @torch.no_grad()

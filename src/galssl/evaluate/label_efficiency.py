@@ -11,10 +11,12 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from galssl import metrics
 from galssl.errors import ConfigError, DataError, reject_unknown_keys
-from galssl.evaluate import metrics
-from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
+from galssl.evaluate.labelled import LabelledEmbeddings, standardise
 from galssl.evaluate.probes import ProbeSettings, class_labels, fit_selected
+from galssl.label_subsets import nested_stratified_order
+from galssl.metric_table import metric_frame, metric_rows
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class LabelEfficiencySettings:
     scratch_seeds: int = 1
 
     @classmethod
-    def from_config(cls, section: dict | None) -> "LabelEfficiencySettings":
+    def from_config(cls, section: dict | None) -> LabelEfficiencySettings:
         """Build from the config section; unknown keys or min_log2 > max_log2 are a ConfigError."""
         section = dict(section or {})
         reject_unknown_keys(section, (f.name for f in fields(cls)), "probes.label_efficiency")
@@ -50,34 +52,25 @@ def subset_sizes(n_available: int, min_log2: int, max_log2: int) -> list[int]:
     return [n for n in sizes if n > 0]
 
 
-def nested_stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
-    """A permutation of ``range(len(labels))`` whose every prefix is stratified by class.
-
-    Each class is shuffled; its j-th member gets the key (j + 0.5) / n_class, and all members are sorted by key
-    (random tie-break). A prefix of length N then holds round(t · n_class) of each class for a common t ≈ N / n.
-    """
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    keys = np.empty(len(labels))
-    for value in np.unique(labels):
-        members = np.flatnonzero(labels == value)
-        members = members[rng.permutation(len(members))]
-        keys[members] = (np.arange(len(members)) + 0.5) / len(members)
-    tie_break = rng.random(len(labels))
-    return np.lexsort((tie_break, keys))
-
-
 def nested_subsets(labels: np.ndarray, sizes: list[int], seed: int) -> dict[int, np.ndarray]:
     """Indices into ``labels`` of the subset of each size (prefixes of one stratified ordering)."""
     order = nested_stratified_order(labels, seed)
     return {n: np.sort(order[:n]) for n in sizes}
 
 
+def validation_positions(val_labels: np.ndarray, n_labels: int, seed: int) -> np.ndarray:
+    """Sorted positions of the at most ``n_labels`` val galaxies that select hyper-parameters at N = ``n_labels``:
+    the first of the seed's stratified ordering of ``val_labels`` (labelled val galaxies sorted by object_id)."""
+    return np.sort(nested_stratified_order(val_labels, seed)[:n_labels])
+
+
 def run_label_efficiency(data: LabelledEmbeddings, probes: ProbeSettings, settings: LabelEfficiencySettings,
                          seed: int, log=print) -> pd.DataFrame:
     """Tidy rows (method, task=classes_<probe>, n_labels, seed, split=test, accuracy / balanced_accuracy /
-    macro_f1) for every subset size, seed (``seed`` + replicate) and classifier; hyper-parameters chosen on the whole
-    val split, the probes fitted with ``probes.class_weight``.
+    macro_f1) for every subset size, seed (``seed`` + replicate) and classifier, the probes fitted with
+    ``probes.class_weight``. Hyper-parameters at N are chosen on at most N labelled val galaxies
+    (:func:`validation_positions`; the from-scratch run at N selects its epoch on the same ones), so no point of the
+    curve used more labels than its N.
 
     Features are standardised with every train-split embedding (no labels needed for that).
     """
@@ -90,7 +83,11 @@ def run_label_efficiency(data: LabelledEmbeddings, probes: ProbeSettings, settin
     train_ids = data.object_ids[split == "train"]
     labelled = np.flatnonzero(y_train_all >= 0)
     labelled = labelled[np.argsort(train_ids[labelled], kind="stable")]
-    x_val, y_val = x_val[y_val >= 0], y_val[y_val >= 0]
+    # Labelled val galaxies sorted by object_id, as galssl.evaluate.baseline.validation_subset draws them.
+    val_ids = data.object_ids[split == "val"]
+    val_labelled = np.flatnonzero(y_val >= 0)
+    val_labelled = val_labelled[np.argsort(val_ids[val_labelled], kind="stable")]
+    x_val, y_val = x_val[val_labelled], y_val[val_labelled]
     x_test, y_test = x_test[y_test >= 0], y_test[y_test >= 0]
     if len(np.unique(y_train_all[labelled])) < 2 or len(y_test) == 0:
         raise DataError(f"label efficiency needs train galaxies of at least two classes and test galaxies in "
@@ -103,12 +100,14 @@ def run_label_efficiency(data: LabelledEmbeddings, probes: ProbeSettings, settin
         for n_labels, positions in subsets.items():
             chosen = labelled[positions]
             y_subset = y_train_all[chosen]
+            selection = validation_positions(y_val, n_labels, subset_seed)
             for kind in settings.classifiers:
                 if len(np.unique(y_subset)) < 2:
                     # One class only: every classifier predicts it; score that honestly instead of skipping.
                     guess = np.full_like(y_test, y_subset[0])
                 else:
-                    model, _ = fit_selected(kind, probes, x_train_all[chosen], y_subset, x_val, y_val, subset_seed)
+                    model, _ = fit_selected(kind, probes, x_train_all[chosen], y_subset, x_val[selection],
+                                            y_val[selection], subset_seed)
                     guess = model.predict(x_test)
                 rows += metric_rows(data.method, f"classes_{kind}", n_labels, subset_seed, "test",
                                     metrics.class_metrics(y_test, guess))

@@ -8,6 +8,10 @@ For every (method, classifier, metric) curve, the seed-mean test score at each N
 smallest grid N whose mean reaches the target; ``n_labels_needed`` interpolates linearly in log2 N between that
 point and the grid point below it (where the curve first crosses the target), and equals ``n_labels_grid`` when
 the smallest N tried already reaches it (no extrapolation below the grid). Never reached: NaN, ``reached`` false.
+
+``saw_labels`` flags the encoders whose pretraining used the class labels (the supervised baseline, GalaxAlign): their
+N counts only the probe's labels, not the ones they were trained on. False for self-supervised methods and
+``pixels_pca``; unknown (NA) for external encoders.
 """
 
 from __future__ import annotations
@@ -20,10 +24,21 @@ import pandas as pd
 
 from galssl.errors import DataError
 from galssl.evaluate.label_efficiency import labels_needed
-from galssl.evaluate.table import concat_metric_tables
+from galssl.labelspec import CLASS_METHODS
+from galssl.metric_table import concat_metric_tables
 
 REFERENCE = "supervised_from_scratch"
-COLUMNS = ["method", "classifier", "metric", "target", "n_labels_needed", "n_labels_grid", "reached"]
+COLUMNS = ["method", "classifier", "metric", "target", "n_labels_needed", "n_labels_grid", "reached", "saw_labels"]
+SELF_SUPERVISED = ("simclr", "moco", "mae", "pixels_pca")
+"""Embeddings made without any label (``pixels_pca`` is fitted on pixels alone)."""
+
+
+def saw_labels(method: str) -> bool | None:
+    """Whether the encoder behind ``method`` was trained on the class labels; None when galssl cannot know (an
+    external encoder)."""
+    if method in CLASS_METHODS or method == REFERENCE:
+        return True
+    return False if method in SELF_SUPERVISED else None
 
 
 def reference_targets(table: pd.DataFrame, reference: str = REFERENCE) -> dict[str, float]:
@@ -64,8 +79,9 @@ def labels_needed_table(table: pd.DataFrame, reference: str = REFERENCE) -> pd.D
             needed = crossing(n, curve.to_numpy(dtype=float), target)
             out.append({"method": method, "classifier": task.removeprefix("classes_"), "metric": metric,
                         "target": float(target), "n_labels_needed": needed,
-                        "n_labels_grid": float(grid[(method, task)]), "reached": bool(np.isfinite(needed))})
-    frame = pd.DataFrame(out, columns=COLUMNS)
+                        "n_labels_grid": float(grid[(method, task)]), "reached": bool(np.isfinite(needed)),
+                        "saw_labels": saw_labels(method)})
+    frame = pd.DataFrame(out, columns=COLUMNS).astype({"saw_labels": "boolean"})
     return frame.sort_values(["metric", "method", "classifier"], kind="stable").reset_index(drop=True)
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from galssl.errors import DataError  # noqa: E402
-
+from galssl.errors import DataError
 
 # Per-epoch validation scores drawn in the third panel, the first one logged: pretraining's online probe, then
 # fine-tuning's val accuracy (classes) or val sigma_mad (photo-z).
-_SCORES = (("probe/accuracy", "online linear probe (val split)"), ("val/accuracy", "fine-tuned head (val split)"),
+_SCORES = (("probe/balanced_accuracy", "online linear probe, balanced accuracy (val split)"),
+           ("probe/accuracy", "online linear probe (val split)"), ("val/accuracy", "fine-tuned head (val split)"),
            ("val/sigma_mad", "fine-tuned photo-z (val split)"))
 
 
