@@ -10,11 +10,11 @@ BIN    := $(VENV)/bin
 # Rules call the `galssl` CLI: put the venv first on PATH for Snakemake's jobs.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test clean
+.PHONY: install run test rulegraph clean
 
 $(BIN)/galssl: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[test,clip]"
 	touch $(BIN)/galssl
 
 install: $(BIN)/galssl
@@ -23,9 +23,14 @@ install: $(BIN)/galssl
 run: install
 	$(BIN)/snakemake -c$(CORES) all
 
-## Install (once) and run the test suite, including the small end-to-end workflow.
+## Install (once), lint the Python code (ruff.toml), and run the test suite, including the small end-to-end workflow.
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## Redraw the rule graph of the default DAG (docs/rulegraph.dot and .png; the figure needs Graphviz's `dot`).
+rulegraph: install
+	$(BIN)/python docs/rulegraph.py
 
 clean:
 	rm -rf results logs .snakemake

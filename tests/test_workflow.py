@@ -57,7 +57,7 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
     assert gallery.size[0] > 300 and gallery.size[1] > 1000
     for log in ("logs/mocksky/mock_catalog.log", "logs/mocksky/mock_gallery.log"):
         assert (tmp_path / log).read_text().strip()
-    assert (tmp_path / "benchmarks/rules/mocksky/mock_catalog.tsv").exists()
+    assert (tmp_path / "logs/benchmarks/mocksky/mock_catalog.tsv").exists()
     manifest = (tmp_path / "results/sdss/manifest.json").read_text()
     assert '"objects": 60' in manifest.replace("\n", " ") or '"objects": 60,' in manifest
     for method in ("simclr", "moco", "mae", "supervised"):
@@ -68,7 +68,8 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
     assert Image.open(tmp_path / "results/sdss/augmentations.png").size[0] > 500
     survey_metrics = pd.read_parquet(tmp_path / "results/sdss/metrics.parquet")
     finetuned = survey_metrics[survey_metrics["task"].str.startswith("finetune_")]
-    assert set(finetuned["task"]) == {"finetune_classes", "finetune_photoz"} and "supervised" in set(finetuned["method"])
+    assert set(finetuned["task"]) == {"finetune_classes", "finetune_photoz"}
+    assert "supervised" in set(finetuned["method"])
     needed = pd.read_csv(tmp_path / "results/sdss/labels_needed.csv")
     assert {"method", "classifier", "metric", "target", "n_labels_needed", "reached"} <= set(needed.columns)
     # Nothing left to do on a rerun.
@@ -78,6 +79,7 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
     assert (tmp_path / "logs/explorer/sdss.log").read_text().strip()
     assert check_explorer(tmp_path / "results/sdss/explorer", tmp_path / "explorer_tiny_run.png")["points"] == 60
     check_report(tmp_path, config)
+    check_api_notebook(tmp_path / "results")
     # Reproducible: SimCLR's pretraining and everything downstream of it (embeddings, probes, photo-z, maps, search,
     # explorer, the survey's metrics tables and figures), run again from scratch, give byte-identical metrics tables
     # and pixel-identical figures. (Shards: tests/test_ingest.py; the data and training stages of a second whole run:
@@ -92,6 +94,20 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
     differ = sorted(name for name in first if first[name] != second[name])
     assert not differ, f"differ between two runs of the same config: {differ[:10]}"
     assert any(name.startswith("sdss/simclr/") for name in first) and "sdss/metrics.parquet" in first
+
+
+def check_api_notebook(results: Path) -> None:
+    """docs/api.ipynb runs on the tiny run's results (named by GALSSL_RESULTS, the kernel started in docs/); its cells
+    assert that an image embedded from Python gets the workflow's vector and that the searches agree."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(REPO / "docs" / "api.ipynb", as_version=4)
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(REPO / "docs")}})
+    client.execute(env=dict(os.environ, GALSSL_RESULTS=str(results)))
+    shown = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    assert f"run {results / 'sdss' / 'simclr'}" in shown and "60 objects" in shown
 
 
 def snapshot(results: Path) -> dict[str, object]:

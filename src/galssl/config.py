@@ -18,21 +18,20 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
-from galssl.config_checks import (check_crops, check_finite, check_methods, check_shard_memory, check_splits,
-                                  check_survey_urls)
+from galssl.config_checks import (
+    check_crops,
+    check_finite,
+    check_methods,
+    check_shard_memory,
+    check_splits,
+    check_survey_urls,
+)
 from galssl.display import check_display_bands
 from galssl.errors import ConfigError
-from galssl.resources import resource_path
+from galssl.resources import resource_path, schema_path
 
-
-def _schema_path() -> Path:
-    """Return ``$GALSSL_SCHEMA`` if set, else the repository's workflow/schemas/config.schema.yaml."""
-    env = os.environ.get("GALSSL_SCHEMA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
-
-
-SCHEMA_PATH: Path = _schema_path()
-"""The JSON schema (YAML) every config is validated against."""
+SCHEMA_PATH: Path = schema_path()
+"""The JSON schema (YAML) every config is validated against (``galssl.resources.schema_path``)."""
 
 SPLIT_TOLERANCE = 1e-6
 """How far the train + val + test fractions may be from 1 (floating-point slack)."""
@@ -282,12 +281,18 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
     _check_explorer(config)
 
 
+def embedding_names(config: Mapping[str, Any], external: bool = True) -> list[str]:
+    """The embeddings a run makes and evaluates, in config order: every pretrained method, ``pixels_pca`` (the
+    floor every encoder must beat) and, with ``external``, every encoder of ``embed.external`` (sorted)."""
+    names = list(config["pretrain"]["methods"]) + ["pixels_pca"]
+    return names + sorted(config["embed"]["external"]) if external else names
+
+
 def _check_explorer(config: Mapping[str, Any]) -> None:
     """The explorer shows one of the embeddings the run produces (trained methods, pixels_pca, external encoders)."""
     from galssl.explorer.settings import ExplorerSettings
 
-    produced = list(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])
-    ExplorerSettings.from_section(config["explorer"], produced)
+    ExplorerSettings.from_section(config["explorer"], embedding_names(config))
 
 
 def _check_finetune(config: Mapping[str, Any]) -> None:

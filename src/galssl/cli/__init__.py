@@ -13,6 +13,7 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 
+from galssl import __version__
 from galssl.errors import GalsslError
 
 # Command groups, in the order `galssl --help` lists them (one module per pipeline stage).
@@ -23,6 +24,7 @@ GROUPS = ("data", "training", "search", "maps", "evaluate", "baseline", "efficie
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every verb."""
     parser = argparse.ArgumentParser(prog="galssl", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"galssl {__version__}")
     verbs = parser.add_subparsers(dest="verb", required=True)
     for group in GROUPS:
         importlib.import_module(f"galssl.cli.{group}").register(verbs)

@@ -22,6 +22,16 @@ from torch import nn
 from galssl.errors import ConfigError, DataError
 
 
+def import_open_clip():
+    """The ``open_clip`` module, or a one-line ConfigError saying how to install it (GalaxAlign is optional)."""
+    try:
+        import open_clip
+    except ModuleNotFoundError:
+        raise ConfigError("the galaxalign methods need open_clip, which is not installed: "
+                          "pip install 'galssl[clip]' (or remove them from pretrain.methods)") from None
+    return open_clip
+
+
 def custom_clip_config(*, embed_dim: int, input_size: int, patch_size: int, vision_width: int, vision_layers: int,
                        vision_head_width: int, text_width: int, text_layers: int, text_heads: int,
                        context_length: int) -> dict[str, Any]:
@@ -35,8 +45,7 @@ def custom_clip_config(*, embed_dim: int, input_size: int, patch_size: int, visi
 
 def named_clip_config(architecture: str, input_size: int | None, where: str) -> dict[str, Any]:
     """The config of a built-in open_clip architecture, with the image size set to ``input_size`` (if given)."""
-    import open_clip
-
+    open_clip = import_open_clip()
     config = open_clip.get_model_config(architecture)
     if config is None:
         shown = ", ".join(name for name in open_clip.list_models() if name.startswith(("ViT-B", "ViT-S", "RN50")))
@@ -61,8 +70,7 @@ def clip_image_size(config: Mapping[str, Any]) -> int:
 def create_clip(config: Mapping[str, Any], in_chans: int, weights: str | os.PathLike[str] | None = None) -> nn.Module:
     """An open_clip ``CLIP`` (or ``CustomTextCLIP``) from ``config``, weights from a local file when given, and an
     image tower taking ``in_chans`` bands."""
-    import open_clip
-
+    open_clip = import_open_clip()
     config = copy.deepcopy(dict(config))
     custom_text = bool(config.pop("custom_text", False))
     config.pop("init_logit_bias", None)  # SigLIP-style bias: GalaxAlign trains the CLIP softmax loss
@@ -80,8 +88,7 @@ def create_clip(config: Mapping[str, Any], in_chans: int, weights: str | os.Path
 def load_clip_weights(model: nn.Module, path: str | os.PathLike[str]) -> None:
     """Load a local open_clip checkpoint (safetensors or torch state dict; position embeddings are interpolated to
     the model's grid). Raises DataError when the file is missing, unreadable or of another architecture."""
-    import open_clip
-
+    open_clip = import_open_clip()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"CLIP weights file {path} does not exist (only local files are read; download once, "
@@ -123,7 +130,7 @@ def tokenize(texts: Sequence[str], context_length: int) -> torch.Tensor:
 
     Raises ConfigError when a text does not fit, instead of silently cutting it.
     """
-    from open_clip.tokenizer import SimpleTokenizer
+    SimpleTokenizer = import_open_clip().tokenizer.SimpleTokenizer
 
     tokenizer = SimpleTokenizer(context_length=context_length)
     for text in texts:
