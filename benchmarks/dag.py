@@ -1,7 +1,7 @@
 """Where a finished Snakemake run spent its time: wall time, CPU time and peak RSS per rule and per stage, and the
 critical path through the job DAG.
 
-Reads what every run leaves behind — each rule's `benchmark:` table (benchmarks/rules/**/*.tsv: s, max_rss,
+Reads what every run leaves behind — each rule's `benchmark:` table (logs/benchmarks/**/*.tsv: s, max_rss,
 cpu_time, mean_load, ...) and Snakemake's own log (.snakemake/log/*.snakemake.log: each job's rule, inputs, outputs,
 benchmark file, start and finish) — so it needs no rerun and no galssl import. A stage is the workflow/rules/*.smk
 file that defines the rule. The critical path is the longest chain of jobs through the DAG (a job depends on the
@@ -189,7 +189,6 @@ def draw(report: dict, out: Path) -> None:
     rules = list(report["per_rule"].items())[:15][::-1]
     figure, axes = plt.subplots(1, 2, figsize=(13, 0.35 * max(len(stages), len(rules)) + 2.5))
     for ax, rows, title in ((axes[0], stages, "per stage"), (axes[1], rules, "15 most expensive rules")):
-        names = [name for name, _ in rows]
         y = range(len(rows))
         ax.barh([v - 0.2 for v in y], [row["wall_s"] / 60 for _, row in rows], height=0.4, label="wall (sum of jobs)")
         ax.barh([v + 0.2 for v in y], [row["cpu_s"] / 60 for _, row in rows], height=0.4, label="CPU")

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from galssl.evaluate.probes import ProbeSettings, SoftLabelProbe, make_classifier
-from galssl.evaluate.search import SearchSettings, build_index, index_kind
+from galssl.search_index import SearchSettings, build_index, index_kind
 
 N_CLUSTERS = 1000
 CHUNK = 100_000

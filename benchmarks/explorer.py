@@ -32,7 +32,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from explorer_browser import CHROMIUM, chromium, open_explorer  # noqa: E402
+from explorer_browser import CHROMIUM, chromium, open_explorer
 
 BANDS = ["g", "r", "i"]
 SIZE = 16
@@ -40,7 +40,7 @@ SIZE = 16
 
 def synthetic_survey(root: Path, n: int, seed: int = 0):
     """Shards, embeddings, UMAP table, catalogue and labels of n objects in 10 classes."""
-    from galssl.embed import write_embeddings
+    from galssl.embeddings import write_embeddings
     from galssl.explorer.build import ExplorerInputs
     from galssl.shards import ShardRow, shard_schema, write_shard
 
@@ -69,7 +69,8 @@ def synthetic_survey(root: Path, n: int, seed: int = 0):
     pd.DataFrame({"object_id": ids, "split": "train", "x": xy[:, 0], "y": xy[:, 1]}).to_parquet(root / "umap.parquet")
     pd.DataFrame({"object_id": ids, "ra": 180 + np.arange(n) * 1e-4, "dec": 2.0, "split": "train"}).to_parquet(
         root / "catalog.parquet")
-    labels = {"object_id": ids, "galaxy10_class": kinds, "galaxy10_name": np.array([f"class_{k}" for k in range(10)])[kinds],
+    labels = {"object_id": ids, "galaxy10_class": kinds,
+              "galaxy10_name": np.array([f"class_{k}" for k in range(10)])[kinds],
               "redshift": rng.uniform(0.01, 0.4, n), "has_bar": kinds == 5}
     for question in ("smooth_or_featured", "bar", "has_spiral_arms", "bulge_prominence", "anything_odd", "how_rounded"):
         fraction = rng.beta(2, 2, n)

@@ -16,25 +16,25 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from galssl.ingest import SurveySpec, ingest_shard  # noqa: E402
-from galssl.mocksky.fits import write_cutouts  # noqa: E402
-from galssl.mocksky.settings import MockSettings  # noqa: E402
-from galssl.mocksky.sky import MockSky  # noqa: E402
-from galssl.providers import ProviderContext, create_provider  # noqa: E402
-from galssl.reproject import to_target  # noqa: E402
-from galssl.shards import read_images  # noqa: E402
+from galssl.ingest import SurveySpec, ingest_shard
+from galssl.mocksky.fits import write_cutouts
+from galssl.mocksky.settings import MockSettings
+from galssl.mocksky.sky import MockSky
+from galssl.providers import ProviderContext, create_provider
+from galssl.reproject import to_target
+from galssl.shards import read_images
 
 BANDS = ["u", "g", "r", "i", "z"]
 SECTION = {"bands": BANDS, "pixel_scale_arcsec": 0.396, "cutout_size": 64}
@@ -55,7 +55,8 @@ def make_cache(n: int, folder: Path):
 
 
 def files_provider(folder: Path):
-    return create_provider({"provider": "files", "path": str(folder), **SECTION}, ProviderContext("sdss", 42, str(folder)))
+    return create_provider({"provider": "files", "path": str(folder), **SECTION},
+                           ProviderContext("sdss", 42, str(folder)))
 
 
 def whole_ingest(catalog, spec, folder: Path, out: Path, shard_size: int) -> float:
@@ -70,7 +71,8 @@ def whole_ingest(catalog, spec, folder: Path, out: Path, shard_size: int) -> flo
 
 def reprojection_alone(catalog, spec, folder: Path) -> float:
     provider = files_provider(folder)
-    loaded = [(provider.fetch(r.object_id, r.ra, r.dec, spec.grid.fetch_size_arcsec), r.ra, r.dec) for r in catalog.itertuples()]
+    loaded = [(provider.fetch(r.object_id, r.ra, r.dec, spec.grid.fetch_size_arcsec), r.ra, r.dec)
+              for r in catalog.itertuples()]
     start = time.perf_counter()
     for images, ra, dec in loaded:
         to_target(images, spec.grid, ra, dec)
@@ -100,8 +102,8 @@ def formats(images: np.ndarray, folder: Path, repeats: int = 5) -> dict:
                     decoded = table["image"].combine_chunks().flatten().to_numpy().reshape(n, *shape)
             elapsed = (time.perf_counter() - start) / repeats
             error = float(np.max(np.abs(decoded.astype(np.float64) - images) / (np.abs(images) + 0.01)))
-            out[f"{dtype}_{layout}"] = {"bytes_per_image": round(path.stat().st_size / n), "images_per_s": round(n / elapsed),
-                                        "max_relative_error": error}
+            out[f"{dtype}_{layout}"] = {"bytes_per_image": round(path.stat().st_size / n),
+                                        "images_per_s": round(n / elapsed), "max_relative_error": error}
     return out
 
 

@@ -11,14 +11,14 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
 
-from galssl.mocksky.settings import MockSettings  # noqa: E402
-from galssl.mocksky.sky import MockSky  # noqa: E402
+from galssl.mocksky.settings import MockSettings
+from galssl.mocksky.sky import MockSky
 
 
 def bench(instrument: str, bands: list[str], size_px: int, n: int, sky: MockSky) -> dict:

@@ -100,8 +100,8 @@ def main() -> None:
     ids, _ = embed_shards(method.embed, shards[:2], manifest, crop, batch_size=256, workers=args.workers)
     pipeline_embed = len(ids) / (time.perf_counter() - start)
     result = {
-        "method": args.method, "batch_size": args.batch_size, "crop": crop, "bands": len(bands), "threads": args.threads,
-        "loader_workers": args.workers,
+        "method": args.method, "batch_size": args.batch_size, "crop": crop, "bands": len(bands),
+        "threads": args.threads, "loader_workers": args.workers,
         "raw_train_images_per_s": round(raw_train, 1), "pipeline_train_images_per_s": round(pipeline_train, 1),
         "ratio_pipeline_over_raw_train": round(pipeline_train / raw_train, 3), "goal_train_ratio": 0.85,
         "loader_images_per_s": round(loader_rate, 1), "ratio_loader_over_train": round(loader_rate / pipeline_train, 2),

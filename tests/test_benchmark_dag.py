@@ -23,7 +23,7 @@ def test_log_gives_every_job_with_its_files_and_times():
     jobs, first, last = dag.parse_log(LOG)
     assert [(job.rule, job.wildcards) for job in jobs] == [("a", ""), ("b", "x=c"), ("b", "x=d"), ("all", "")]
     by_output = {job.outputs[0]: job for job in jobs if job.outputs}
-    assert by_output["c.txt"].inputs == ["a.txt"] and by_output["c.txt"].benchmark == "benchmarks/rules/b/c.tsv"
+    assert by_output["c.txt"].inputs == ["a.txt"] and by_output["c.txt"].benchmark == "logs/benchmarks/b/c.tsv"
     assert by_output["a.txt"].finished is not None and (last - first).total_seconds() == 2.0
 
 

@@ -1,49 +1,7 @@
 # The supervised baseline trained from scratch on N labels (the label-efficiency comparison): per survey, N and
 # seed, train `supervised` on the same nested stratified label subset the probes use, then score its head on test.
 # Its full-data point is the pretraining run of `supervised` itself (every labelled train object).
-
-
-def scratch_settings():
-    """`probes.label_efficiency` with the from-scratch keys (see the schema)."""
-    return config["probes"]["label_efficiency"]
-
-
-def scratch_sizes():
-    """N = 2^min_log2 .. 2^max_log2 (a size above the labelled train count trains on all of them)."""
-    settings = scratch_settings()
-    return [2**k for k in range(settings["min_log2"], settings["max_log2"] + 1)]
-
-
-def scratch_seeds():
-    """Subset seeds: the config seed plus each replicate (as the probes' label-efficiency runs)."""
-    settings = scratch_settings()
-    return [config["seed"] + replicate for replicate in range(min(settings["scratch_seeds"], settings["seeds"]))]
-
-
-def scratch_pretrain_json(n_labels):
-    """The pretrain section for N labels: the same optimisation budget (steps) as the full supervised run, so small
-    N repeats many short epochs; validation about three times per run; no online probe (the head is scored)."""
-    section = json.loads(method_pretrain_json("supervised"))  # no method list: adding a method retrains nothing here
-    batch = int(section["batch_size"])
-    n_train = int(n_catalog_objects() * config["catalog"]["split"]["train"])
-    budget = scratch_settings()["scratch_steps"] or int(section["epochs"]) * -(-n_train // batch)
-    steps_per_epoch = max(1, -(-min(n_labels, n_train) // batch))
-    epochs = max(1, -(-budget // steps_per_epoch))
-    section.update(epochs=epochs, val_every_n_epochs=max(1, epochs // 3), online_probe=False,
-                   warmup_epochs=min(float(section["warmup_epochs"]), 0.1 * epochs))
-    return json.dumps(section, sort_keys=True)
-
-
-def scratch_targets():
-    """Every (survey, N, seed) score table of the from-scratch baseline, when it is switched on (and has classes)."""
-    if not has_labels("class"):
-        leave_out("supervised-from-scratch baseline", LABELS.reason("class"))
-        return []
-    if "supervised" not in config["pretrain"]["methods"] or not scratch_settings()["supervised_from_scratch"]:
-        return []
-    return [
-        f"results/{survey}/supervised_from_scratch/label_efficiency.parquet" for survey in config["surveys"]
-    ]
+# Its helper functions (config -> params, inputs and targets) are in common/baseline.smk.
 
 
 STAGE_TARGETS.append(scratch_targets)
@@ -63,7 +21,7 @@ rule label_subset:
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.subset.log",
     benchmark:
-        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.subset.tsv"
+        "logs/benchmarks/baseline/{survey}.n{n_labels}_seed{seed}.subset.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -91,11 +49,11 @@ rule supervised_from_scratch:
         survey=lambda w: survey_json(w.survey),
         pretrain=lambda w: scratch_pretrain_json(int(w.n_labels)),
         class_column=LABELS.class_column,
-        out_dir="results/{survey}/supervised_from_scratch/n{n_labels}_seed{seed}",
+        out_dir=output_dir,
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.train.log",
     benchmark:
-        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.train.tsv"
+        "logs/benchmarks/baseline/{survey}.n{n_labels}_seed{seed}.train.tsv"
     threads: 2
     resources:
         mem_mb=8000,
@@ -127,7 +85,7 @@ rule score_supervised_from_scratch:
     log:
         "logs/baseline/{survey}.n{n_labels}_seed{seed}.score.log",
     benchmark:
-        "benchmarks/rules/baseline/{survey}.n{n_labels}_seed{seed}.score.tsv"
+        "logs/benchmarks/baseline/{survey}.n{n_labels}_seed{seed}.score.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -154,7 +112,7 @@ rule score_supervised_all_labels:
     log:
         "logs/baseline/{survey}.all_labels.score.log",
     benchmark:
-        "benchmarks/rules/baseline/{survey}.all_labels.score.tsv"
+        "logs/benchmarks/baseline/{survey}.all_labels.score.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -180,7 +138,7 @@ rule gather_supervised_from_scratch:
     log:
         "logs/baseline/{survey}.gather.log",
     benchmark:
-        "benchmarks/rules/baseline/{survey}.gather.tsv"
+        "logs/benchmarks/baseline/{survey}.gather.tsv"
     threads: 1
     resources:
         mem_mb=1000,

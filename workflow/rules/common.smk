@@ -1,13 +1,16 @@
 # Config validation and the helpers that turn the config into target lists.
 import json
+import os
 import sys
 
 from snakemake.utils import min_version, validate
 
 from galssl.catalog import check_object_count, count_rows
+from galssl.config import embedding_names as config_embedding_names
 from galssl.config import read_config_file, validate_config
 from galssl.errors import ConfigError, DataError
-from galssl.labelspec import resolve_config, trainable_methods
+from galssl.labelspec import trainable_methods
+from galssl.run_labels import resolve_config
 
 min_version("9.0")
 
@@ -27,7 +30,7 @@ except ConfigError as error:
 # Snakemake's own validation fills the schema defaults into `config` in place.
 validate(config, schema="../schemas/config.schema.yaml")
 
-# Which labels the run has, from the label table's header (galssl.labelspec): decided once, when the DAG is built.
+# Which labels the run has, from the label table's header (galssl.run_labels): decided once, when the DAG is built.
 try:
     LABEL_TABLE, LABELS = resolve_config(config)
 except (ConfigError, DataError) as error:
@@ -83,7 +86,7 @@ wildcard_constraints:
     survey="|".join(sorted(config["surveys"])),
     shard=r"\d{5}",
     method="|".join(sorted(config["pretrain"]["methods"])),
-    embedding="|".join(sorted(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])),
+    embedding="|".join(sorted(config_embedding_names(config))),
 
 
 def catalog_input():
@@ -135,6 +138,11 @@ def labels_json():
     return LABELS.to_json()
 
 
+def output_dir(wildcards, output):
+    """The folder of a rule's outputs, for a CLI's --out-dir (a params function: the path is not written twice)."""
+    return os.path.dirname(output[0])
+
+
 def labels_option(wildcards, input):
     """`--labels FILE` when the run has a label table, else nothing (a params function: input.labels may be [])."""
     return f"--labels {input.labels}" if input.labels else ""
@@ -145,9 +153,8 @@ STAGE_TARGETS = []
 
 
 def embedding_names():
-    """Embeddings the downstream stages evaluate: every pretrained method, `pixels_pca` (the floor) and every
-    external encoder of `embed.external`."""
-    return list(config["pretrain"]["methods"]) + ["pixels_pca"] + sorted(config["embed"]["external"])
+    """Embeddings the downstream stages evaluate (galssl.config.embedding_names)."""
+    return config_embedding_names(config)
 
 
 def all_targets():
@@ -185,3 +192,20 @@ def pretrain_targets():
             targets.append(f"results/{survey}/mae/reconstructions.png")
         targets += [f"results/{survey}/{name}/embeddings.parquet" for name in embedding_names() if name not in methods]
     return targets
+
+
+# Each stage's helpers (config -> params, inputs and target lists) are in common/<stage>.smk, so that a rule file
+# holds only rules (`snakemake --lint`); included here, before any rule file uses them.
+include: "common/ingest.smk"
+include: "common/pretrain.smk"
+include: "common/embed.smk"
+include: "common/search.smk"
+include: "common/probes.smk"
+include: "common/photoz.smk"
+include: "common/baseline.smk"
+include: "common/labels_needed.smk"
+include: "common/finetune.smk"
+include: "common/galaxalign.smk"
+include: "common/metrics.smk"
+include: "common/maps.smk"
+include: "common/explorer.smk"

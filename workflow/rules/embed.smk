@@ -1,12 +1,6 @@
 # Embeddings of every object (all splits): from each trained encoder, from the pixel-PCA floor, and from external
 # encoders named in `embed.external` (any timm model, optionally with local weights).
-
-
-def encoder_crop(survey):
-    """Side of the images the encoders see: the pretraining crop, else the cutout size."""
-    from galssl.augment.settings import crop_size
-
-    return crop_size(config["pretrain"], config["surveys"][survey]["cutout_size"])
+# Its helper functions (config -> params, inputs and targets) are in common/embed.smk.
 
 
 rule embed:
@@ -18,13 +12,13 @@ rule embed:
     output:
         "results/{survey}/{embedding}/embeddings.parquet",
     wildcard_constraints:
-        embedding="|".join(sorted(config["pretrain"]["methods"]) + ["pixels_pca"]),
+        embedding="|".join(sorted(config_embedding_names(config, external=False))),
     params:
         batch_size=config["embed"]["batch_size"],
     log:
         "logs/embed/{survey}.{embedding}.log",
     benchmark:
-        "benchmarks/rules/embed/{survey}.{embedding}.tsv"
+        "logs/benchmarks/embed/{survey}.{embedding}.tsv"
     threads: 2
     resources:
         mem_mb=8000,
@@ -50,7 +44,7 @@ rule pixels_pca:
     log:
         "logs/embed/{survey}.pixels_pca.fit.log",
     benchmark:
-        "benchmarks/rules/embed/{survey}.pixels_pca.fit.tsv"
+        "logs/benchmarks/embed/{survey}.pixels_pca.fit.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -61,12 +55,6 @@ rule pixels_pca:
         "galssl fit-pixel-pca --shards {input.shards} --manifest {input.manifest} --crop {params.crop}"
         " --n-components {params.n_components} --survey {wildcards.survey} --seed {params.seed}"
         " --out {output} --threads {threads} > {log} 2>&1"
-
-
-def external_option(name, key, flag):
-    """`--flag value` for an optional key of `embed.external.<name>`, else ''."""
-    value = config["embed"]["external"][name].get(key)
-    return f"{flag} {value}" if value not in (None, "") else ""
 
 
 rule embed_external:
@@ -87,7 +75,7 @@ rule embed_external:
     log:
         "logs/embed/{survey}.{embedding}.log",
     benchmark:
-        "benchmarks/rules/embed/{survey}.{embedding}.tsv"
+        "logs/benchmarks/embed/{survey}.{embedding}.tsv"
     threads: 2
     resources:
         mem_mb=8000,

@@ -1,32 +1,25 @@
 # GalaxAlign (image-text-symbol alignment): the class symbols, and zero-shot classification by text prompts of every
 # GalaxAlign method in pretrain.methods (galaxalign and its ablations). Training and embeddings are the ordinary
 # pretrain and embed rules; probes, label efficiency, photo-z, search and maps take the embeddings like any other.
-
-from galssl.symbols import SYMBOLS
-
-GALAXALIGN_SYMBOL_CLASSES = list(SYMBOLS)  # the ten Galaxy10 classes, in label order
-
-
-def galaxalign_methods():
-    """The GalaxAlign methods (galaxalign, galaxalign_<ablation>) listed in pretrain.methods."""
-    return [method for method in config["pretrain"]["methods"] if method.split("_")[0] == "galaxalign"]
+# Its helper functions (config -> params, inputs and targets) are in common/galaxalign.smk.
 
 
 rule galaxalign_symbols:
     output:
-        symbols=expand("resources/symbols/{name}.png", name=GALAXALIGN_SYMBOL_CLASSES),
+        symbols=expand("results/symbols/{name}.png", name=GALAXALIGN_SYMBOL_CLASSES),
         overview=report(
-            "resources/symbols/overview.png",
+            "results/symbols/overview.png",
             caption="../report/galaxalign_symbols.rst",
             category="GalaxAlign",
             labels={"figure": "class symbols"},
         ),
     params:
         classes=" ".join(GALAXALIGN_SYMBOL_CLASSES),
+        out_dir=output_dir,
     log:
         "logs/galaxalign/symbols.log",
     benchmark:
-        "benchmarks/rules/galaxalign/symbols.tsv"
+        "logs/benchmarks/galaxalign/symbols.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -34,7 +27,7 @@ rule galaxalign_symbols:
     conda:
         "../../envs/torch.yaml"
     shell:
-        "galssl draw-symbols --out-dir resources/symbols --overview {output.overview} --classes {params.classes}"
+        "galssl draw-symbols --out-dir {params.out_dir} --overview {output.overview} --classes {params.classes}"
         " > {log} 2>&1"
 
 
@@ -57,7 +50,7 @@ rule zero_shot:
     log:
         "logs/galaxalign/{survey}.{method}.zero_shot.log",
     benchmark:
-        "benchmarks/rules/galaxalign/{survey}.{method}.zero_shot.tsv"
+        "logs/benchmarks/galaxalign/{survey}.{method}.zero_shot.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -97,7 +90,7 @@ rule zero_shot_figures:
     log:
         "logs/galaxalign/{survey}.{method}.zero_shot_figures.log",
     benchmark:
-        "benchmarks/rules/galaxalign/{survey}.{method}.zero_shot_figures.tsv"
+        "logs/benchmarks/galaxalign/{survey}.{method}.zero_shot_figures.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -108,26 +101,6 @@ rule zero_shot_figures:
         "galssl plot-zero-shot --predictions {input.predictions} --similarity {input.similarity}"
         " --summary {input.summary} --title '{wildcards.survey} / {wildcards.method}'"
         " --confusion-out {output.confusion} --similarity-out {output.similarity} > {log} 2>&1"
-
-
-def zero_shot_metric_tables(survey):
-    """Tidy zero-shot metric tables of one survey (one per GalaxAlign method)."""
-    return [f"results/{survey}/{method}/zero_shot/metrics.parquet" for method in galaxalign_methods()]
-
-
-def galaxalign_targets():
-    """The symbols and every GalaxAlign method's zero-shot tables and figures (nothing without such a method)."""
-    if not galaxalign_methods():
-        return []
-    targets = ["resources/symbols/overview.png"]
-    for survey in config["surveys"]:
-        targets += zero_shot_metric_tables(survey)
-        for method in galaxalign_methods():
-            targets += [
-                f"results/{survey}/{method}/zero_shot/confusion.png",
-                f"results/{survey}/{method}/zero_shot/similarity.png",
-            ]
-    return targets
 
 
 STAGE_TARGETS.append(galaxalign_targets)

@@ -1,4 +1,5 @@
 # Catalogue → cutouts → reprojected Parquet shards. Scatter: one job per shard; gather: manifest + failures.
+# Its helper functions (config -> params, inputs and targets) are in common/ingest.smk.
 
 
 rule catalog:
@@ -13,7 +14,7 @@ rule catalog:
     log:
         "logs/ingest/catalog.log",
     benchmark:
-        "benchmarks/rules/ingest/catalog.tsv"
+        "logs/benchmarks/ingest/catalog.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -41,7 +42,7 @@ rule ingest_shard:
     log:
         "logs/ingest/{survey}.shard-{shard}.log",
     benchmark:
-        "benchmarks/rules/ingest/{survey}.shard-{shard}.tsv"
+        "logs/benchmarks/ingest/{survey}.shard-{shard}.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -71,7 +72,7 @@ rule ingest_manifest:
     log:
         "logs/ingest/{survey}.manifest.log",
     benchmark:
-        "benchmarks/rules/ingest/{survey}.manifest.tsv"
+        "logs/benchmarks/ingest/{survey}.manifest.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -101,13 +102,13 @@ rule cutouts_figure:
     params:
         seed=config["seed"],
         survey=lambda w: survey_json(w.survey),
-        crop=lambda w: encoder_crop(w.survey),  # embed.smk: the pretraining crop, else the cutout size
+        crop=lambda w: encoder_crop(w.survey),  # common/embed.smk: the pretraining crop, else the cutout size
         labels=labels_option,
         labels_config=labels_json(),
     log:
         "logs/ingest/{survey}.cutouts.log",
     benchmark:
-        "benchmarks/rules/ingest/{survey}.cutouts.tsv"
+        "logs/benchmarks/ingest/{survey}.cutouts.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -118,11 +119,6 @@ rule cutouts_figure:
         "galssl plot-cutouts --shards {input.shards} --manifest {input.manifest} {params.labels}"
         " --labels-config {params.labels_config:q} --crop {params.crop} --survey {wildcards.survey}"
         " --survey-config {params.survey:q} --seed {params.seed} --out {output} > {log} 2>&1"
-
-
-def ingest_figure_targets():
-    """Final outputs of the ingest stage's figure: the cutout gallery of every survey."""
-    return [f"results/{survey}/cutouts.png" for survey in config["surveys"]]
 
 
 STAGE_TARGETS.append(ingest_figure_targets)

@@ -1,14 +1,6 @@
 # How many labels each method needs to reach the supervised baseline's full-data score, per survey: from every
 # embedding's label-efficiency curves and the supervised-from-scratch curve (whose largest-N point is the target).
-
-
-def labels_needed_targets():
-    """results/{survey}/labels_needed.{parquet,csv}, when the from-scratch baseline (the target) runs."""
-    if not scratch_targets():
-        if not has_labels("class"):
-            leave_out("labels-needed table", LABELS.reason("class"))
-        return []
-    return [f"results/{survey}/labels_needed.{ext}" for survey in config["surveys"] for ext in ("parquet", "csv")]
+# Its helper functions (config -> params, inputs and targets) are in common/labels_needed.smk.
 
 
 STAGE_TARGETS.append(labels_needed_targets)
@@ -23,7 +15,7 @@ rule labels_needed:
     log:
         "logs/probes/{survey}.labels_needed.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.labels_needed.tsv"
+        "logs/benchmarks/probes/{survey}.labels_needed.tsv"
     threads: 1
     resources:
         mem_mb=1000,

@@ -1,20 +1,5 @@
 # One tidy metrics table per survey: every stage's metric rows (method, task, n_labels, seed, split, metric, value).
-
-
-def survey_metric_tables(survey):
-    """Paths of every metrics table the downstream stages write for one survey."""
-    tables = []
-    for stage_tables in (probes_metric_tables, photoz_metric_tables, search_metric_tables, maps_metric_tables,
-                         finetune_metric_tables, zero_shot_metric_tables):
-        tables += stage_tables(survey)
-    if scratch_targets():
-        tables.append(f"results/{survey}/supervised_from_scratch/label_efficiency.parquet")
-    return tables
-
-
-def metrics_targets():
-    """The survey-wide metrics tables."""
-    return [f"results/{survey}/metrics.{ext}" for survey in config["surveys"] for ext in ("parquet", "csv", "html")]
+# Its helper functions (config -> params, inputs and targets) are in common/metrics.smk.
 
 
 STAGE_TARGETS.append(metrics_targets)
@@ -29,7 +14,7 @@ rule metrics_table:
     log:
         "logs/metrics/{survey}.log",
     benchmark:
-        "benchmarks/rules/metrics/{survey}.tsv"
+        "logs/benchmarks/metrics/{survey}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -54,7 +39,7 @@ rule metrics_page:
     log:
         "logs/metrics/{survey}.page.log",
     benchmark:
-        "benchmarks/rules/metrics/{survey}.page.tsv"
+        "logs/benchmarks/metrics/{survey}.page.tsv"
     threads: 1
     resources:
         mem_mb=1000,

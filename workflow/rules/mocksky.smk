@@ -11,7 +11,7 @@ rule mock_catalog:
     log:
         "logs/mocksky/mock_catalog.log",
     benchmark:
-        "benchmarks/rules/mocksky/mock_catalog.tsv"
+        "logs/benchmarks/mocksky/mock_catalog.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -37,7 +37,7 @@ rule mock_gallery:
     log:
         "logs/mocksky/mock_gallery.log",
     benchmark:
-        "benchmarks/rules/mocksky/mock_gallery.tsv"
+        "logs/benchmarks/mocksky/mock_gallery.tsv"
     threads: 1
     resources:
         mem_mb=2000,

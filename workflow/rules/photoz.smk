@@ -1,10 +1,6 @@
 # Photometric redshifts from frozen embeddings, per survey x embedding: a classifier over redshift bins, its
 # metrics at several training-set sizes, the z_phot vs z_spec / PIT figure, and one metrics-vs-size figure per survey.
-
-
-def photoz_json():
-    """The `photoz` config section as canonical JSON (a change re-runs the photo-z rules)."""
-    return json.dumps(config["photoz"], sort_keys=True)
+# Its helper functions (config -> params, inputs and targets) are in common/photoz.smk.
 
 
 rule photoz:
@@ -22,7 +18,7 @@ rule photoz:
     log:
         "logs/photoz/{survey}.{embedding}.log",
     benchmark:
-        "benchmarks/rules/photoz/{survey}.{embedding}.tsv"
+        "logs/benchmarks/photoz/{survey}.{embedding}.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -52,7 +48,7 @@ rule photoz_figure:
     log:
         "logs/photoz/{survey}.{embedding}.figure.log",
     benchmark:
-        "benchmarks/rules/photoz/{survey}.{embedding}.figure.tsv"
+        "logs/benchmarks/photoz/{survey}.{embedding}.figure.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -78,7 +74,7 @@ rule photoz_fraction_figure:
     log:
         "logs/photoz/{survey}.fraction_figure.log",
     benchmark:
-        "benchmarks/rules/photoz/{survey}.fraction_figure.tsv"
+        "logs/benchmarks/photoz/{survey}.fraction_figure.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -88,26 +84,6 @@ rule photoz_fraction_figure:
     shell:
         "galssl plot-photoz-fraction --tables {input} --title '{wildcards.survey}: photo-z vs training-set size'"
         " --out {output} > {log} 2>&1"
-
-
-def photoz_metric_tables(survey):
-    """Tidy metric tables of the photo-z stage for one survey (one per embedding; none without redshifts)."""
-    if not has_labels("redshift"):
-        return []
-    return [f"results/{survey}/{embedding}/photoz/metrics.parquet" for embedding in embedding_names()]
-
-
-def photoz_targets():
-    """Final outputs of the photo-z stage: metrics and figure per survey x embedding, one metrics-vs-size figure."""
-    if not has_labels("redshift"):
-        leave_out("photo-z", LABELS.reason("redshift"))
-        return []
-    targets = []
-    for survey in config["surveys"]:
-        targets += photoz_metric_tables(survey)
-        targets += [f"results/{survey}/{embedding}/photoz/photoz.png" for embedding in embedding_names()]
-        targets.append(f"results/{survey}/photoz_vs_fraction.png")
-    return targets
 
 
 STAGE_TARGETS.append(photoz_targets)

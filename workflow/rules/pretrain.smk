@@ -1,22 +1,7 @@
 # Pretraining (one job per survey x method; GPU rules on a cluster), its figures, and the augmentation figure.
+# Its helper functions (config -> params, inputs and targets) are in common/pretrain.smk.
 
 from galssl.cluster import ddp_launcher
-
-
-def method_pretrain_json(method):
-    """The pretrain section as one method sees it (its own method_config only, no method list): editing another
-    method's settings, or adding a method, does not retrain this one."""
-    section = {key: value for key, value in config["pretrain"].items() if key != "methods"}
-    section["method_config"] = {method: method_config_of(method)}
-    return json.dumps(section, sort_keys=True)
-
-
-def method_config_of(method):
-    """`pretrain.method_config.<method>`; a GalaxAlign ablation (galaxalign_nosymbols, galaxalign_stage1,
-    galaxalign_stage2) starts from galaxalign's settings and overrides them with its own."""
-    configs = config["pretrain"]["method_config"]
-    inherited = configs.get("galaxalign", {}) if method.startswith("galaxalign_") else {}
-    return {**inherited, **configs.get(method, {})}
 
 
 rule pretrain:
@@ -31,7 +16,7 @@ rule pretrain:
         seed=config["seed"],
         survey=lambda w: survey_json(w.survey),
         pretrain=lambda w: method_pretrain_json(w.method),
-        out_dir="results/{survey}/{method}",
+        out_dir=output_dir,
         # The class labels feed the supervised baseline, GalaxAlign and the online probe; none without a class column.
         labels=lambda w, input: f"--labels {input.labels} --class-column {LABELS.class_column}"
         if has_labels("class") else "",
@@ -40,7 +25,7 @@ rule pretrain:
     log:
         "logs/pretrain/{survey}.{method}.log",
     benchmark:
-        "benchmarks/rules/pretrain/{survey}.{method}.tsv"
+        "logs/benchmarks/pretrain/{survey}.{method}.tsv"
     threads: 2
     resources:
         mem_mb=12000,
@@ -69,7 +54,7 @@ rule training_curves:
     log:
         "logs/pretrain/{survey}.{method}.curves.log",
     benchmark:
-        "benchmarks/rules/pretrain/{survey}.{method}.curves.tsv"
+        "logs/benchmarks/pretrain/{survey}.{method}.curves.tsv"
     threads: 1
     resources:
         mem_mb=1000,
@@ -98,7 +83,7 @@ rule mae_reconstructions:
     log:
         "logs/pretrain/{survey}.mae.reconstructions.log",
     benchmark:
-        "benchmarks/rules/pretrain/{survey}.mae.reconstructions.tsv"
+        "logs/benchmarks/pretrain/{survey}.mae.reconstructions.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -129,7 +114,7 @@ rule augmentation_figure:
     log:
         "logs/pretrain/{survey}.augmentations.log",
     benchmark:
-        "benchmarks/rules/pretrain/{survey}.augmentations.tsv"
+        "logs/benchmarks/pretrain/{survey}.augmentations.tsv"
     threads: 1
     resources:
         mem_mb=2000,

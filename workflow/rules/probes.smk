@@ -1,28 +1,6 @@
 # Morphology probes on frozen embeddings, per survey x embedding: class probes (logistic regression, kNN, MLP) and
 # one soft-label probe per Galaxy Zoo question; label-efficiency curves (probes refitted on N = 2^k labels).
-
-
-SCRATCH_KEYS = ("supervised_from_scratch", "scratch_seeds", "scratch_steps")
-
-
-def probes_json(stage):
-    """The part of the `probes` config section one stage reads, as canonical JSON, so that a change re-runs only the
-    rules that read it: `probes` leaves out label_efficiency, `label_efficiency` leaves out the from-scratch keys
-    (baseline.smk reads those). Settings left out take their defaults, which that stage does not use."""
-    section = {key: value for key, value in config["probes"].items() if key != "label_efficiency"}
-    if stage == "label_efficiency":
-        section["label_efficiency"] = {key: value for key, value in config["probes"]["label_efficiency"].items()
-                                       if key not in SCRATCH_KEYS}
-    return json.dumps(section, sort_keys=True)
-
-
-def label_efficiency_tables(survey):
-    """Label-efficiency tables drawn in one figure: every embedding, plus the from-scratch baseline when it runs."""
-    tables = [f"results/{survey}/{embedding}/label_efficiency.parquet" for embedding in embedding_names()]
-    scratch_targets = globals().get("scratch_targets")  # workflow/rules/baseline.smk, when included
-    if scratch_targets is not None and scratch_targets():
-        tables.append(f"results/{survey}/supervised_from_scratch/label_efficiency.parquet")
-    return tables
+# Its helper functions (config -> params, inputs and targets) are in common/probes.smk.
 
 
 rule probes:
@@ -41,7 +19,7 @@ rule probes:
     log:
         "logs/probes/{survey}.{embedding}.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.{embedding}.tsv"
+        "logs/benchmarks/probes/{survey}.{embedding}.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -73,7 +51,7 @@ rule probe_confusion:
     log:
         "logs/probes/{survey}.{embedding}.confusion.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.{embedding}.confusion.tsv"
+        "logs/benchmarks/probes/{survey}.{embedding}.confusion.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -100,7 +78,7 @@ rule probe_vote_fractions:
     log:
         "logs/probes/{survey}.{embedding}.vote_fractions.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.{embedding}.vote_fractions.tsv"
+        "logs/benchmarks/probes/{survey}.{embedding}.vote_fractions.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -126,7 +104,7 @@ rule label_efficiency:
     log:
         "logs/probes/{survey}.{embedding}.label_efficiency.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.{embedding}.label_efficiency.tsv"
+        "logs/benchmarks/probes/{survey}.{embedding}.label_efficiency.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -153,7 +131,7 @@ rule label_efficiency_figure:
     log:
         "logs/probes/{survey}.label_efficiency_figure.log",
     benchmark:
-        "benchmarks/rules/probes/{survey}.label_efficiency_figure.tsv"
+        "logs/benchmarks/probes/{survey}.label_efficiency_figure.tsv"
     threads: 1
     resources:
         mem_mb=1500,
@@ -163,44 +141,6 @@ rule label_efficiency_figure:
     shell:
         "galssl plot-label-efficiency --tables {input} --title '{wildcards.survey}: label efficiency'"
         " --out {output} > {log} 2>&1"
-
-
-def has_vote_probes():
-    """The vote-fraction probes need the votes of a Galaxy Zoo tree (questions, answers, totals)."""
-    return LABELS.vote_tree is not None
-
-
-def probes_metric_tables(survey):
-    """Tidy metric tables of the probe stage for one survey: probes (class and/or vote probes) and label efficiency
-    (class probes) of every embedding; none of them without the labels they need."""
-    tables = []
-    for embedding in embedding_names():
-        if has_labels("class") or has_vote_probes():
-            tables.append(f"results/{survey}/{embedding}/probes/metrics.parquet")
-        if has_labels("class"):
-            tables.append(f"results/{survey}/{embedding}/label_efficiency.parquet")
-    return tables
-
-
-def probes_targets():
-    """Final outputs of the probe stage: metrics and figures per survey x embedding, one label-efficiency figure."""
-    if not has_labels("class"):
-        leave_out("class probes (and their confusion matrices)", LABELS.reason("class"))
-        leave_out("label efficiency", LABELS.reason("class"))
-    if not has_vote_probes():
-        reason = LABELS.reason("votes") or "labels.votes lists columns, not a Galaxy Zoo tree (gz2, gz_decals)"
-        leave_out("vote-fraction probes", reason)
-    targets = []
-    for survey in config["surveys"]:
-        targets += probes_metric_tables(survey)
-        for embedding in embedding_names():
-            if has_labels("class"):
-                targets.append(f"results/{survey}/{embedding}/probes/confusion.png")
-            if has_vote_probes():
-                targets.append(f"results/{survey}/{embedding}/probes/vote_fractions.png")
-        if has_labels("class"):
-            targets.append(f"results/{survey}/label_efficiency.png")
-    return targets
 
 
 STAGE_TARGETS.append(probes_targets)

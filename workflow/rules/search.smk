@@ -1,15 +1,6 @@
 # Similarity search per survey x embedding: a faiss index of the L2-normalised embeddings, retrieval mAP@k / mAP on
 # the test split (relevant = same class), and a figure of query galaxies with their nearest neighbours.
-
-
-def search_json():
-    """The `search` config section as canonical JSON (a change re-runs the search rules)."""
-    return json.dumps(config["search"], sort_keys=True)
-
-
-def search_has_classes():
-    """True when retrieval can be scored: the run has a class column (labels.class_column)."""
-    return has_labels("class")
+# Its helper functions (config -> params, inputs and targets) are in common/search.smk.
 
 
 rule search_index:
@@ -24,7 +15,7 @@ rule search_index:
     log:
         "logs/search/{survey}.{embedding}.index.log",
     benchmark:
-        "benchmarks/rules/search/{survey}.{embedding}.index.tsv"
+        "logs/benchmarks/search/{survey}.{embedding}.index.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -50,7 +41,7 @@ rule search_metrics:
     log:
         "logs/search/{survey}.{embedding}.metrics.log",
     benchmark:
-        "benchmarks/rules/search/{survey}.{embedding}.metrics.tsv"
+        "logs/benchmarks/search/{survey}.{embedding}.metrics.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -88,7 +79,7 @@ rule search_figure:
     log:
         "logs/search/{survey}.{embedding}.figure.log",
     benchmark:
-        "benchmarks/rules/search/{survey}.{embedding}.figure.tsv"
+        "logs/benchmarks/search/{survey}.{embedding}.figure.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -100,28 +91,6 @@ rule search_figure:
         " --manifest {input.manifest} --survey-config {params.survey:q} --search {params.search:q}"
         " --labels-config {params.labels_config:q} --seed {params.seed}"
         " --title '{wildcards.survey} / {wildcards.embedding}' --out {output} > {log} 2>&1"
-
-
-def search_metric_tables(survey):
-    """Tidy metric tables of the search stage for one survey (map@k, map per embedding; none without classes)."""
-    if not search_has_classes():
-        return []
-    return [f"results/{survey}/{embedding}/search/metrics.parquet" for embedding in embedding_names()]
-
-
-def search_targets():
-    """Final outputs of the search stage: index, metrics and figure per survey x embedding."""
-    if not search_has_classes():
-        leave_out("search mAP", LABELS.reason("class"))
-    targets = []
-    for survey in config["surveys"]:
-        for embedding in embedding_names():
-            targets += [
-                f"results/{survey}/{embedding}/search/index.faiss",
-                f"results/{survey}/{embedding}/search/similarity.png",
-            ]
-        targets += search_metric_tables(survey)
-    return targets
 
 
 STAGE_TARGETS.append(search_targets)
