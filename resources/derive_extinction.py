@@ -1,7 +1,8 @@
 """Derive per-band extinction coefficients R_b = A_b / E(B-V)_SFD the way Schlafly & Finkbeiner (2011) did.
 
-Run once (``.venv/bin/python resources/derive_extinction.py``); it prints the coefficients that resources/extinction.yaml
-lists for bands SF11 Table 6 does not cover (Euclid), and, as a check of the recipe, the SDSS and DECam bands it does.
+Run once (``.venv/bin/python resources/derive_extinction.py``); it prints the coefficients that
+resources/extinction.yaml lists for bands SF11 Table 6 does not cover (Euclid), and, as a check of the recipe, the SDSS
+and DECam bands it does.
 The printed values are normalised to SF11 Table 6 by one common factor (see ``sf11_normalisation``).
 
 Recipe (SF11 section 2 and Table 6): the Fitzpatrick (1999) R_V = 3.1 extinction curve, written out here by hand
@@ -53,7 +54,8 @@ def fitzpatrick99(wavelength_angstrom: np.ndarray, r_v: float = R_V) -> np.ndarr
                         -0.422809 + 1.00270 * r_v + 2.13572e-04 * rv2,
                         -5.13540e-02 + 1.00216 * r_v - 7.35778e-05 * rv2,
                         7.00127e-01 + 1.00184 * r_v - 3.32598e-05 * rv2,
-                        1.19456 + 1.01707 * r_v - 5.46959e-03 * rv2 + 7.97809e-04 * rv2 * r_v - 4.45636e-05 * rv2 * rv2])
+                        1.19456 + 1.01707 * r_v - 5.46959e-03 * rv2 + 7.97809e-04 * rv2 * r_v
+                        - 4.45636e-05 * rv2 * rv2])
     uv = _fm_uv(x_knots[7:], r_v) + r_v
     spline = CubicSpline(x_knots, np.concatenate([optical, uv]), bc_type="natural")
     return np.where(x >= 1e4 / 2700.0, _fm_uv(x, r_v) + r_v, spline(x))
@@ -62,7 +64,8 @@ def fitzpatrick99(wavelength_angstrom: np.ndarray, r_v: float = R_V) -> np.ndarr
 def band_coefficient(filter_name: str, resources: Path) -> float:
     """0.86 × A_b / E(B-V) for a 7000 K blackbody seen through one filter curve (photon-counting)."""
     table = Table.read(resources / "filters" / f"{filter_name}.ecsv")
-    wave = np.asarray(table["wavelength"].to(u.Angstrom).value, dtype=float)  # files differ: Å (SDSS, Euclid), nm (DECam)
+    # The files differ: Å (SDSS, Euclid), nm (DECam).
+    wave = np.asarray(table["wavelength"].to(u.Angstrom).value, dtype=float)
     response = np.clip(np.asarray(table["response"], dtype=float), 0.0, None)
     planck = 1.0 / wave**5 / np.expm1(1.4387769e8 / (wave * SOURCE_TEMPERATURE_K))  # f_λ, hc/k in Å K
     photons = wave * planck * response
@@ -91,7 +94,8 @@ def main() -> None:
         for band, filter_name in bands.items():
             raw = band_coefficient(filter_name, resources)
             published = SF11_TABLE6.get(family, {}).get(band)
-            check = f"  SF11 Table 6: {published:.3f} ({100 * (scale * raw / published - 1):+.1f} %)" if published else ""
+            check = (f"  SF11 Table 6: {published:.3f} ({100 * (scale * raw / published - 1):+.1f} %)"
+                     if published else "")
             print(f"{family:6s} {band:4s} {filter_name:12s} raw {raw:.3f}  normalised R = {scale * raw:.3f}{check}")
 
 

@@ -40,7 +40,8 @@ def ensure_chromium() -> None:
 
 @contextlib.contextmanager
 def chromium(width: int = 1400, height: int = 1000) -> Iterator[object]:
-    """A selenium WebDriver on headless Debian Chromium with a fresh profile, closed (and the profile deleted) on exit."""
+    """A selenium WebDriver on headless Debian Chromium with a fresh profile, closed (and the profile deleted) on
+    exit."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -121,7 +122,8 @@ def hoverable_point(driver, avoid: tuple[str, ...] = ()) -> dict:
             const id = api.objectId(i);
             if (avoid.has(id)) continue;
             const p = api.project(i);
-            if (!p.visible || p.x < box.left + 40 || p.y < box.top + 40 || p.x > box.right - 40 || p.y > box.bottom - 40)
+            if (!p.visible || p.x < box.left + 40 || p.y < box.top + 40 || p.x > box.right - 40
+                || p.y > box.bottom - 40)
               continue;
             if (document.elementFromPoint(p.x, p.y) !== map) continue;
             if (api.pickAt(p.x - box.left, p.y - box.top) !== id) continue;
@@ -220,7 +222,8 @@ def check_explorer(folder: Path, screenshot: Path) -> dict:
         wait_for(driver, api + "selectedId() === arguments[0];", 10, wanted)
         where = driver.execute_script(api + "project(arguments[0]);", wanted)
         box = driver.find_element(By.ID, "map").rect
-        assert abs(where["x"] - (box["x"] + box["width"] / 2)) < 2 and abs(where["y"] - (box["y"] + box["height"] / 2)) < 2
+        assert abs(where["x"] - (box["x"] + box["width"] / 2)) < 2
+        assert abs(where["y"] - (box["y"] + box["height"] / 2)) < 2
 
         # Screenshot: the searched galaxy selected with its neighbours, and the tooltip of one of them.
         shown = driver.execute_script(

@@ -2,7 +2,7 @@
 
 Each writer makes what a user downloads for one example config (config/examples/): the catalogue table with the
 real file's column names and types, and for the files surveys the images themselves. Network surveys (Legacy
-fits-cutout, SDSS SkyServer/SAS, hips2fits) are served by the mock sky server (galssl.mocksky.server) from the same
+fits-cutout, SDSS SkyServer/SAS, hips2fits) are served by the mock sky server (galssl.testing.server) from the same
 ``fixture_sky``, so every catalogue position below holds a mock galaxy. Recorded real headers that the fakes are
 compared with live in tests/data/ (with their provenance).
 """
@@ -19,10 +19,10 @@ from astropy.coordinates import Angle
 from astropy.io import fits
 from PIL import Image
 
+from galssl.composite import image_rgb
 from galssl.mocksky.catalog import labels_table
 from galssl.mocksky.settings import MockSettings
 from galssl.mocksky.sky import MockSky
-from galssl.plots.composite import image_rgb
 from galssl.providers.base import BandImage
 from galssl.providers.http import bands_to_fits
 

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from astropy.table import Table
 
 import galssl
 from galssl.checkpoint import read_checkpoint, save_encoder
-from astropy.table import Table
-
-from galssl.embed import embed_with_manifest, embeddings_provenance, read_embeddings
+from galssl.embed import embed_with_manifest
+from galssl.embeddings import embeddings_provenance, read_embeddings
 from galssl.errors import DataError
 from galssl.ingest import SurveySpec, ingest_shard, write_manifest
 from galssl.methods import create_method
@@ -48,7 +48,8 @@ def run(tmp_path_factory):
     catalog.to_parquet(root / "catalog.parquet")
     embeddings = survey / "simclr" / "embeddings.parquet"
     embed_with_manifest(str(survey / "manifest.json"), [shard], method.eval().embed, 24, "simclr", str(embeddings),
-                        catalog=root / "catalog.parquet", provenance={"encoder_sha256": read_checkpoint(checkpoint)["sha256"]})
+                        catalog=root / "catalog.parquet",
+                        provenance={"encoder_sha256": read_checkpoint(checkpoint)["sha256"]})
     labels_table(provider.sky).to_parquet(root / "labels.parquet")
     return root, survey, catalog
 

@@ -8,9 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from galssl.augment import (CenterCrop, Compose, JitterCrop, PSFBlur, RandomRotation, Reddening, SizeRescale,
-                            SkyNoise, build_augmentations, center_crop, effective_wavelength_nm,
-                            extinction_coefficients)
+from galssl.augment import (
+    CenterCrop,
+    Compose,
+    JitterCrop,
+    PSFBlur,
+    RandomRotation,
+    Reddening,
+    SizeRescale,
+    SkyNoise,
+    build_augmentations,
+    center_crop,
+    effective_wavelength_nm,
+    extinction_coefficients,
+)
 from galssl.errors import ConfigError
 
 SDSS_BANDS = ["u", "g", "r", "i", "z"]
@@ -237,7 +248,8 @@ def test_batch_views_are_seeded_by_batch_and_epoch_and_shaped_for_the_method():
 
 
 DISPLAY_MANIFEST = {"bands": ["red", "green", "blue"], "image_unit": "display per target pixel",
-                    "band_statistics": {band: {"sky_mad": 4.0, "sky_median": 12.0} for band in ("red", "green", "blue")}}
+                    "band_statistics": {band: {"sky_mad": 4.0, "sky_median": 12.0}
+                                        for band in ("red", "green", "blue")}}
 
 
 def test_display_images_get_no_reddening_or_sky_noise_but_keep_geometry_and_blur():
@@ -271,8 +283,8 @@ def test_the_manifest_record_decides_which_augmentations_are_off():
 
 
 def test_augmentation_figure_shows_display_images_as_stored():
+    from galssl.composite import display_rgb
     from galssl.plots.augment import augmentation_figure
-    from galssl.plots.composite import display_rgb
 
     images = torch.stack([12.0 + 200.0 * gaussian(sigma=s, bands=3, flux=1.0) / gaussian(sigma=s, flux=1.0).max()
                           for s in (2.0, 3.0, 4.0, 5.0)]).numpy()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
 from galssl.checkpoint import FORMAT, content_hash, load_encoder, read_checkpoint, save_encoder
 from galssl.errors import DataError

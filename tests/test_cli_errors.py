@@ -28,7 +28,8 @@ def test_user_error_is_one_line_and_exit_1(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main([])
     assert stop.value.code == 1
-    assert capsys.readouterr().err == "galssl: error: config error: surveys.sdss.pixel_scale_arcsec must be > 0 (got -0.4)\n"
+    assert capsys.readouterr().err == ("galssl: error: config error: surveys.sdss.pixel_scale_arcsec must be > 0 "
+                                       "(got -0.4)\n")
 
 
 def test_bug_is_reported_as_internal_error_with_its_traceback_in_the_log(monkeypatch, capsys):

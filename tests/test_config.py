@@ -121,8 +121,8 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("typo in mock key", _set("mock", "colour", value="red"),
      f"config error: unknown key 'colour' in mock (allowed: {MOCK_KEYS})"),
     ("unknown top-level key", _set("sed", value=1),
-     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, explorer, finetune, ingest, labels, maps, "
-      "mock, photoz, pretrain, probes, search, seed, surveys)")),
+     ("config error: unknown key 'sed' at top level (allowed: catalog, embed, explorer, finetune, ingest, labels, "
+      "maps, mock, photoz, pretrain, probes, search, seed, surveys)")),
     ("misspelt provider", _set("surveys", "sdss", "provider", value="sdds"),
      "config error: surveys.sdss.provider must be one of mock, legacy, sdss, euclid, hips, files (got 'sdds')"),
     ("missing bands", _delete("surveys", "sdss", "bands"),
@@ -306,7 +306,7 @@ def test_building_the_dag_loads_no_torch() -> None:
     Lightning, timm, faiss, UMAP, scikit-learn or matplotlib): `snakemake -n` is quick and jobs are not slowed."""
     import re
 
-    sources = [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow" / "rules").glob("*.smk"))]
+    sources = [REPO_ROOT / "Snakefile", *sorted((REPO_ROOT / "workflow" / "rules").rglob("*.smk"))]
     imports = sorted({line.strip() for path in sources for line in path.read_text().splitlines()
                       if re.match(r"\s*(from galssl[\w.]* import |import galssl)", line)})
     assert len(imports) >= 5, imports

@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
+from galssl.composite import image_rgb
 from galssl.data import AsinhNormalise, DisplayNormalise, normaliser_from_manifest
 from galssl.display import check_display_bands, noise_sky_mad, rgb_channel_order
 from galssl.errors import ConfigError
 from galssl.ingest import SurveySpec, ingest_shard, write_manifest
-from galssl.plots.composite import image_rgb
 from galssl.providers import ProviderContext, create_provider
 from galssl.providers.base import FetchError
 from galssl.providers.images import read_display_image

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from galssl.evaluate import metrics
+from galssl import metrics
 
 
 def test_classification_metrics_match_hand_counts():

@@ -9,10 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
+from galssl.binned_redshift import (
+    BinnedRedshiftClassifier,
+    PhotozSettings,
+    redshift_bin,
+    redshift_prior,
+    training_subsets,
+)
 from galssl.errors import ConfigError, DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS, LabelledEmbeddings
-from galssl.evaluate.photoz import (BinnedRedshiftClassifier, PhotozSettings, redshift_bin, redshift_prior,
-                                    run_photoz, training_subsets)
+from galssl.evaluate.labelled import LabelledEmbeddings
+from galssl.evaluate.photoz import run_photoz
+from galssl.metric_table import METRIC_COLUMNS
 
 torch.set_num_threads(1)
 
@@ -104,7 +111,7 @@ def test_photoz_cli_writes_tables_and_figures(tmp_path):
     from PIL import Image
 
     from galssl.cli import main
-    from galssl.embed import write_embeddings
+    from galssl.embeddings import write_embeddings
 
     data = planted_redshifts(n=400)
     write_embeddings(tmp_path / "emb.parquet", list(data.object_ids), data.vectors, "toy")

@@ -8,10 +8,16 @@ import pytest
 import torch
 
 from galssl.errors import ConfigError, DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS, LabelledEmbeddings
-from galssl.evaluate.probes import (ProbeSettings, SoftLabelProbe, fit_soft_probe, run_class_probes,
-                                    run_vote_fraction_probes)
+from galssl.evaluate.labelled import LabelledEmbeddings
+from galssl.evaluate.probes import (
+    ProbeSettings,
+    SoftLabelProbe,
+    fit_soft_probe,
+    run_class_probes,
+    run_vote_fraction_probes,
+)
 from galssl.gztree import DecisionTree, fraction_column, total_column
+from galssl.metric_table import METRIC_COLUMNS
 
 torch.set_num_threads(1)
 
@@ -99,7 +105,7 @@ def imbalanced(shift: float, n: int = 1000, dim: int = 4, seed: int = 0) -> Labe
 
 def test_a_majority_guess_scores_high_accuracy_but_chance_balanced_metrics_in_the_written_table(tmp_path):
     from galssl.cli import main
-    from galssl.embed import write_embeddings
+    from galssl.embeddings import write_embeddings
 
     data = imbalanced(shift=0.0)  # no signal: the regularised logistic probe falls back on the 90% class
     write_embeddings(tmp_path / "emb.parquet", list(data.object_ids), data.vectors, "toy")
@@ -261,7 +267,7 @@ def test_gz_decals_tree_loads_in_the_gz2_format():
 
 def write_toy_inputs(root, n: int = 240) -> dict[str, str]:
     """Embeddings, catalogue (with splits) and labels (classes, redshifts, gz2 smooth_or_featured votes)."""
-    from galssl.embed import write_embeddings
+    from galssl.embeddings import write_embeddings
 
     data, _ = planted_votes(n=n, dim=6, seed=7)
     rng = np.random.default_rng(8)
@@ -339,7 +345,7 @@ def test_probe_cli_reports_a_missing_column_on_one_line(tmp_path, capsys):
 def test_label_tables_load_from_parquet_csv_and_fits(tmp_path):
     from astropy.table import Table
 
-    from galssl.evaluate.labelled import read_table
+    from galssl.tables import read_table
 
     frame = pd.DataFrame({"object_id": ["007", "010"], "galaxy10_class": [3, -1]})
     frame.to_parquet(tmp_path / "labels.parquet")

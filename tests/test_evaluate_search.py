@@ -14,25 +14,28 @@ from PIL import Image
 
 from galssl.cli import main
 from galssl.config import validate_config
-from galssl.embed import write_embeddings
+from galssl.embeddings import write_embeddings
 from galssl.errors import ConfigError, DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS, LabelledEmbeddings
+from galssl.evaluate.labelled import LabelledEmbeddings
 from galssl.evaluate.search import (
+    average_precision,
+    mean_average_precision,
+    nearest_object,
+    resolve_query,
+    retrieval_scores,
+    search_metrics,
+)
+from galssl.metric_table import METRIC_COLUMNS
+from galssl.plots.search import choose_queries
+from galssl.search_index import (
     SearchIndex,
     SearchSettings,
-    average_precision,
     build_index,
-    choose_queries,
     ids_path,
     index_kind,
     load_index,
-    mean_average_precision,
-    nearest_object,
     normalise,
-    resolve_query,
-    retrieval_scores,
     save_index,
-    search_metrics,
 )
 from galssl.shards import ShardRow, shard_schema, write_shard
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from galssl.binned_redshift import PhotozSettings
 from galssl.config import load_schema, validate_config
 from galssl.errors import ConfigError
 from galssl.evaluate.label_efficiency import LabelEfficiencySettings
-from galssl.evaluate.photoz import PhotozSettings
 from galssl.evaluate.probes import LABEL_FIELDS, ProbeSettings
 from galssl.labelspec import LabelSpec
 
@@ -92,7 +92,8 @@ def test_gz_questions_of_the_tree_are_accepted():
     config["probes"] = {"gz_questions": ["bar", "merging"]}
     assert validate_config(config)["probes"]["gz_questions"] == ["bar", "merging"]
     config["probes"] = {"gz_questions": ["anything_odd"]}
-    with pytest.raises(ConfigError, match="'anything_odd', which Galaxy Zoo tree gz_decals \\(labels.votes\\) does not"):
+    with pytest.raises(ConfigError,
+                       match="'anything_odd', which Galaxy Zoo tree gz_decals \\(labels.votes\\) does not"):
         validate_config(config)
     config["labels"] = {"votes": ["bar__yes_fraction"]}
     config["probes"] = {"gz_questions": ["bar"]}

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from galssl.errors import DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS, metric_frame, metric_rows
-from galssl.evaluate.table import concat_metric_tables
+from galssl.metric_table import METRIC_COLUMNS, concat_metric_tables, metric_frame, metric_rows
 
 
 def table(path, method: str, n_labels: int, value: float) -> str:
@@ -39,11 +38,12 @@ def test_cli_writes_parquet_and_csv_and_rejects_foreign_tables(tmp_path):
     good = table(tmp_path / "a.parquet", "mae", 32, 0.3)
     out, csv = tmp_path / "metrics.parquet", tmp_path / "metrics.csv"
     cli = [sys.executable, "-m", "galssl.cli", "concat-metrics"]
-    done = subprocess.run([*cli, "--tables", good, "--out", str(out), "--csv", str(csv)], capture_output=True, text=True)
+    done = subprocess.run([*cli, "--tables", good, "--out", str(out), "--csv", str(csv)], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
     assert pd.read_parquet(out).equals(pd.read_csv(csv).astype(pd.read_parquet(out).dtypes.to_dict()))
     pd.DataFrame({"method": ["x"], "value": [1.0]}).to_parquet(tmp_path / "foreign.parquet")
-    bad = subprocess.run([*cli, "--tables", good, str(tmp_path / "foreign.parquet"), "--out", str(tmp_path / "x.parquet")],
-                         capture_output=True, text=True)
+    bad = subprocess.run([*cli, "--tables", good, str(tmp_path / "foreign.parquet"),
+                          "--out", str(tmp_path / "x.parquet")], capture_output=True, text=True)
     assert bad.returncode == 1 and "lacks column(s) task, n_labels, seed, split, metric" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.parquet").exists()

@@ -34,8 +34,8 @@ import pytest
 import yaml
 
 import realformat as rf
-from galssl.mocksky.server import MockServer
 from galssl.mocksky.sky import MockSky
+from galssl.testing.server import MockServer
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "config" / "examples"

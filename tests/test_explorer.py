@@ -16,15 +16,15 @@ from PIL import Image
 
 from explorer_browser import check_explorer, decode, read_page_data
 from galssl.cli import main
+from galssl.composite import image_rgb
 from galssl.config import load_config, validate_config
-from galssl.embed import write_embeddings
+from galssl.embeddings import write_embeddings
 from galssl.errors import ConfigError, DataError
 from galssl.explorer.build import ExplorerInputs, build_explorer
 from galssl.explorer.neighbours import nearest_neighbours
 from galssl.explorer.settings import ExplorerSettings
 from galssl.explorer.sprites import thumbnail, tile_position
 from galssl.explorer.table import choose_points, column_kind
-from galssl.plots.composite import image_rgb
 from galssl.shards import ShardRow, shard_schema, write_shard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +142,7 @@ def brute_force_neighbours(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.
 
 def test_neighbours_equal_brute_force_cosine_knn(built):
     inputs, _, data = built
-    from galssl.embed import read_embeddings
+    from galssl.embeddings import read_embeddings
 
     ids, vectors = read_embeddings(inputs.embeddings)
     rows = [ids.index(object_id) for object_id in data["object_id"]]
@@ -200,7 +200,8 @@ def test_label_columns_are_encoded_by_kind(built):
     has_bar = next(column for column in data["columns"] if column["name"] == "has_bar")
     assert has_bar["categories"] == ["false", "true"]
     assert data["colour_by"] == "galaxy10_name"
-    assert data["tooltip"][:2] == ["galaxy10_name", "redshift"] and "smooth_or_featured__smooth_fraction" in data["tooltip"]
+    assert data["tooltip"][:2] == ["galaxy10_name", "redshift"]
+    assert "smooth_or_featured__smooth_fraction" in data["tooltip"]
     assert column_kind(pd.Series([f"name {i}" for i in range(100)])) == "text"
 
 
@@ -289,12 +290,13 @@ def test_snakemake_rule_builds_the_explorer_from_the_stage_outputs(tmp_path):
     result = subprocess.run([snakemake, "results/sdss/explorer/index.html", "--snakefile", str(REPO / "Snakefile"),
                              "-d", str(tmp_path), "-c1", "--configfile", str(tmp_path / "config.yaml"),
                              "--allowed-rules", "explorer"], capture_output=True, text=True, timeout=500,
-                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+                            env={**os.environ,
+                                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
     assert result.returncode == 0, result.stderr[-3000:]
     data = read_page_data(results / "sdss/explorer")
     assert data["n_points"] == 30 and data["neighbours"]["k"] == 4 and data["embedding"] == "pixels_pca"
     assert "30 of 30 galaxies" in (tmp_path / "logs/explorer/sdss.log").read_text()
-    assert (tmp_path / "benchmarks/rules/explorer/sdss.tsv").is_file()
+    assert (tmp_path / "logs/benchmarks/explorer/sdss.tsv").is_file()
 
 
 @pytest.mark.timeout(300)

@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
+from galssl.binned_redshift import PhotozSettings
 from galssl.checkpoint import save_encoder
 from galssl.config import load_config, validate_config
 from galssl.data import AsinhNormalise
 from galssl.errors import ConfigError, DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS
-from galssl.evaluate.photoz import PhotozSettings
 from galssl.finetune.choose import choose_best_method
 from galssl.finetune.module import EncoderFeatures, FinetuneModule
 from galssl.finetune.settings import FinetuneSettings
 from galssl.finetune.tasks import ClassTask, PhotozTask
 from galssl.methods import create_method
+from galssl.metric_table import METRIC_COLUMNS
 from galssl.shards import ShardRow, shard_schema, write_shard
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,8 +43,8 @@ def planted_sky(root: Path) -> dict[str, str]:
             klass, z = index % 3, float(rng.uniform(0.02, 0.38))
             image = 0.05 * rng.normal(size=(3, SIZE, SIZE))
             image += blob * (1.0 - 1.5 * z) * np.where(np.arange(3) == klass, 5.0, 1.0)[:, None, None]
-            rows.append(ShardRow(object_id, 180.0 + index / 100, 0.0, "sdss", split, image.astype(np.float32), np.zeros(3),
-                                 np.ones(3), np.zeros(3), np.full(3, 0.05)))
+            rows.append(ShardRow(object_id, 180.0 + index / 100, 0.0, "sdss", split, image.astype(np.float32),
+                                 np.zeros(3), np.ones(3), np.zeros(3), np.full(3, 0.05)))
             labels.append({"object_id": object_id, "galaxy10_class": klass, "redshift": z})
     schema = shard_schema(BANDS, SIZE, 0.396)
     shards = [str(root / f"shard-{i:05d}.parquet") for i in range(2)]

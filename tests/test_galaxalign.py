@@ -360,7 +360,7 @@ def test_galaxalign_trains_from_shards_and_its_zero_shot_metrics_and_figures_fol
           outputs["similarity.parquet"], "--summary", outputs["summary.json"], "--title", "sdss / galaxalign",
           "--confusion-out", str(tmp_path / "confusion.png"), "--similarity-out", str(tmp_path / "similarity.png")])
     assert all(Image.open(tmp_path / f"{name}.png").size[0] > 300 for name in ("confusion", "similarity"))
-    from galssl.evaluate.table import concat_metric_tables
+    from galssl.metric_table import concat_metric_tables
 
     assert set(concat_metric_tables([outputs["metrics.parquet"]])["task"]) == {"zero_shot"}
 
@@ -382,7 +382,7 @@ def test_the_workflow_runs_galaxalign_only_when_listed_and_its_zero_shot_rows_jo
     result = subprocess.run([str(Path(sys.executable).with_name("snakemake")), "--snakefile", str(repo / "Snakefile"),
                              "-d", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"), "-n", "-p",
                              "results/sdss/metrics.parquet", "results/sdss/galaxalign_stage1/zero_shot/similarity.png",
-                             "resources/symbols/overview.png"], capture_output=True, text=True, env=env, timeout=600)
+                             "results/symbols/overview.png"], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     concat = next(line for line in result.stdout.splitlines() if "--out results/sdss/metrics.parquet" in line)
     for method in ("galaxalign", "galaxalign_stage1"):

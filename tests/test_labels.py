@@ -17,7 +17,8 @@ import yaml
 from galssl.catalog import normalise_catalog, table_columns
 from galssl.config import validate_config
 from galssl.errors import ConfigError, DataError
-from galssl.labelspec import LabelSpec, ResolvedLabels, label_source, resolve_config, tree_vote_columns
+from galssl.labelspec import LabelSpec, ResolvedLabels, tree_vote_columns
+from galssl.run_labels import label_source, resolve_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

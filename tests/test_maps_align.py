@@ -8,8 +8,15 @@ import pytest
 
 from galssl.config import validate_config
 from galssl.errors import ConfigError, DataError
-from galssl.maps.align import (alignment_table, alignment_targets, best_per_feature, best_per_target, labels_for,
-                               rho_matrix, spearman_alignment, vote_fraction_columns)
+from galssl.label_table import labels_for, vote_fraction_columns
+from galssl.maps.align import (
+    alignment_table,
+    alignment_targets,
+    best_per_feature,
+    best_per_target,
+    rho_matrix,
+    spearman_alignment,
+)
 from galssl.maps.inputs import METRIC_COLUMNS, metrics_frame
 from galssl.maps.pca import component_extremes, components_for_fraction, fit_pca
 from galssl.maps.settings import MapsSettings

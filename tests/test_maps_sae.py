@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from galssl.errors import ConfigError, DataError
-from galssl.maps.sae import (MatryoshkaBatchTopKSAE, encode, fraction_variance_unexplained, group_of_latents,
-                             prefix_fvu, scaled_groups, train_sae, training_step_losses)
+from galssl.maps.sae import (
+    MatryoshkaBatchTopKSAE,
+    encode,
+    fraction_variance_unexplained,
+    group_of_latents,
+    prefix_fvu,
+    scaled_groups,
+    train_sae,
+    training_step_losses,
+)
 from galssl.maps.settings import SAESettings
 
 torch.set_num_threads(1)

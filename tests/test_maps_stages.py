@@ -1,4 +1,5 @@
-"""The `galssl maps-*` verbs end to end on a small synthetic survey (shards, catalogue, labels, a pixel-PCA encoder)."""
+"""The `galssl maps-*` verbs end to end on a small synthetic survey (shards, catalogue, labels, a pixel-PCA encoder):
+the compute verbs write tables only, the figure verbs draw from those tables."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 from galssl.checkpoint import save_encoder
 from galssl.cli import main
 from galssl.data import AsinhNormalise
-from galssl.embed import write_embeddings
+from galssl.embeddings import write_embeddings
 from galssl.maps.inputs import METRIC_COLUMNS
 from galssl.maps.stationarity import embed_images
 from galssl.methods import create_method
@@ -37,11 +38,13 @@ def survey(tmp_path_factory) -> Path:
     split = np.array(["train"] * 60 + ["val"] * 10 + ["test"] * 20)
     sigma = rng.uniform(1.0, 4.0, N)
     y, x = np.mgrid[:SIZE, :SIZE] - (SIZE - 1) / 2
-    images = np.exp(-(x**2 + y**2)[None] / (2 * sigma[:, None, None] ** 2))[:, None] * np.array([1.0, 2.0, 3.0])[:, None, None]
+    images = (np.exp(-(x**2 + y**2)[None] / (2 * sigma[:, None, None] ** 2))[:, None]
+              * np.array([1.0, 2.0, 3.0])[:, None, None])
     images = (images + 0.02 * rng.normal(size=(N, 3, SIZE, SIZE))).astype(np.float32)
     schema = shard_schema(BANDS, SIZE, 0.4)
     for shard, chunk in enumerate((slice(0, 45), slice(45, N))):
-        rows = [ShardRow(ids[i], 0.0, 0.0, "toy", split[i], images[i], np.zeros(3), np.ones(3), np.zeros(3), np.full(3, 0.02))
+        rows = [ShardRow(ids[i], 0.0, 0.0, "toy", split[i], images[i], np.zeros(3), np.ones(3), np.zeros(3),
+                         np.full(3, 0.02))
                 for i in range(N)[chunk]]
         write_shard(root / f"shard-{shard:05d}.parquet", rows, schema)
     manifest = {"bands": BANDS, "image_shape": [3, SIZE, SIZE],
@@ -51,7 +54,8 @@ def survey(tmp_path_factory) -> Path:
     large = np.clip((sigma - 1) / 3 + rng.normal(0, 0.1, N), 0, 1)  # volunteers' noise on top of the true size
     pd.DataFrame({"object_id": ids, "object_type": "galaxy", "galaxy10_name": np.where(large > 0.5, "big", "small"),
                   "size__large_fraction": large, "size__small_fraction": 1 - large,
-                  "redshift": rng.uniform(0.01, 0.3, N), "sigma_px": sigma, "is_big": large > 0.5}).to_parquet(root / "labels.parquet")
+                  "redshift": rng.uniform(0.01, 0.3, N), "sigma_px": sigma,
+                  "is_big": large > 0.5}).to_parquet(root / "labels.parquet")
     # The pixel-PCA floor as the encoder: fitted on the crops, saved as an ordinary encoder checkpoint.
     normalise = AsinhNormalise([0.02] * 3)
     top = (SIZE - CROP) // 2
@@ -73,11 +77,22 @@ def common(root: Path) -> list[str]:
             "--manifest", str(root / "manifest.json"), "--maps", json.dumps(MAPS), "--seed", "3"]
 
 
+def draw(root: Path, out: Path, *extra: str) -> list[str]:
+    """Arguments of the figure verbs: the label table and config, shards, manifest and the folder of the tables."""
+    return ["--labels", str(root / "labels.parquet"), "--shards", str(root / "shard-00000.parquet"),
+            str(root / "shard-00001.parquet"), "--manifest", str(root / "manifest.json"), "--maps", json.dumps(MAPS),
+            "--maps-dir", str(out), *extra]
+
+
 def test_pca_sae_and_alignment_verbs(survey, capsys):
     out = survey / "maps"
-    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey), "--out-dir", str(out)]
+    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey),
+            "--out-dir", str(out)]
     main(["maps-pca", *args])
     main(["maps-sae", *args])
+    assert not list(out.glob("*.png"))  # the compute verbs write tables only
+    main(["maps-pca-figures", *draw(survey, out)])
+    main(["maps-sae-figures", *draw(survey, out)])
     main(["maps-alignment", "--pca", str(out / "pca_alignment.parquet"), "--sae", str(out / "sae_alignment.parquet"),
           "--maps", json.dumps(MAPS), "--out", str(out / "alignment.png")])
     for name in ("pca_variance", "pca_spearman", "pca_extremes", "sae_frequent", "sae_aligned", "alignment"):
@@ -98,12 +113,19 @@ def test_pca_sae_and_alignment_verbs(survey, capsys):
     payload = torch.load(out / "sae.pt", weights_only=True)
     assert payload["groups"] == [4, 4, 8] and payload["k"] == 2
     assert "spearman_max_abs" in capsys.readouterr().out
+    extremes = pd.read_parquet(out / "pca_extremes.parquet")
+    assert extremes.groupby(["component", "end"]).size().tolist() == [3] * 4  # n_show 2 x two ends x n_extreme 3
+    scores = pd.read_parquet(out / "pca_scores.parquet").set_index("object_id")
+    first = extremes.query("component == 1 and end == 'negative' and rank == 1").iloc[0]
+    assert first["score"] == pytest.approx(scores.loc[first["object_id"], "pc_01"], rel=1e-6)
+    assert first["score"] == pytest.approx(scores["pc_01"].min(), rel=1e-6)  # every object is a galaxy here
 
 
 def test_truth_columns_are_aligned_apart_from_the_votes(survey, capsys):
     settings = dict(MAPS, truth_columns=["sigma_px", "is_big"])
     out = survey / "maps_truth"
-    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey), "--out-dir", str(out)]
+    args = ["--embeddings", str(survey / "embeddings.parquet"), "--name", "toy_pca", *common(survey),
+            "--out-dir", str(out)]
     args[args.index("--maps") + 1] = json.dumps(settings)
     main(["maps-pca", *args])
     main(["maps-sae", *args])
@@ -138,11 +160,15 @@ def test_truth_columns_are_aligned_apart_from_the_votes(survey, capsys):
 
 def test_umap_and_stationarity_verbs(survey):
     out = survey / "maps_umap"
-    main(["maps-pixel-stationarity", *common(survey), "--crop", str(CROP), "--out-umap", str(out / "pixel_umap.parquet"),
-          "--out-paths", str(out / "pixel_paths.parquet")])
+    main(["maps-pixel-stationarity", *common(survey), "--crop", str(CROP),
+          "--out-umap", str(out / "pixel_umap.parquet"), "--out-paths", str(out / "pixel_paths.parquet")])
     main(["maps-umap", "--embeddings", str(survey / "embeddings.parquet"), *common(survey), "--ckpt",
-          str(survey / "encoder.ckpt"), "--pixel-umap", str(out / "pixel_umap.parquet"), "--pixel-paths",
-          str(out / "pixel_paths.parquet"), "--out-dir", str(out)])
+          str(survey / "encoder.ckpt"), "--pixel-paths", str(out / "pixel_paths.parquet"), "--out-dir", str(out)])
+    assert not list(out.glob("*.png"))
+    cells = pd.read_parquet(out / "umap_cells.parquet")
+    assert set(cells["object_id"]) <= set(pd.read_parquet(out / "umap.parquet")["object_id"])
+    assert set(cells["crop_px"]) == {CROP}  # the encoder.ckpt's input size
+    main(["maps-umap-figures", *draw(survey, out, "--pixel-umap", str(out / "pixel_umap.parquet"))])
     for name in ("umap_map", "umap_scatter", "stationarity"):
         assert (out / f"{name}.png").stat().st_size > 10_000
     umap = pd.read_parquet(out / "umap.parquet")
@@ -177,6 +203,10 @@ def test_maps_without_labels_draw_no_alignment_figures(survey):
     del args[args.index("--labels"):args.index("--labels") + 2]
     main(["maps-pca", *args])
     main(["maps-sae", *args])
+    figures = draw(survey, out, "--labels-config", json.dumps({}))
+    del figures[figures.index("--labels"):figures.index("--labels") + 2]
+    main(["maps-pca-figures", *figures])
+    main(["maps-sae-figures", *figures])
     drawn = sorted(path.name for path in out.glob("*.png"))
     assert drawn == ["pca_extremes.png", "pca_variance.png", "sae_frequent.png"]
     pca = pd.read_parquet(out / "pca_metrics.parquet").set_index(["task", "metric"])["value"]
@@ -191,6 +221,9 @@ def test_maps_with_redshift_only_correlate_with_it(survey):
             str(out), "--labels-config", json.dumps({"redshift_column": "redshift", "class_names": "galaxy10_name"})]
     main(["maps-pca", *args])
     main(["maps-sae", *args])
+    labels = json.dumps({"redshift_column": "redshift", "class_names": "galaxy10_name"})
+    main(["maps-pca-figures", *draw(survey, out, "--labels-config", labels)])
+    main(["maps-sae-figures", *draw(survey, out, "--labels-config", labels)])
     assert {"pca_spearman.png", "sae_aligned.png"} <= {path.name for path in out.glob("*.png")}
     targets = set(pd.read_parquet(out / "pca_alignment.parquet")["target"])
     assert targets <= {"redshift"}

@@ -10,8 +10,14 @@ import torch
 
 from galssl.errors import DataError
 from galssl.maps.settings import StationaritySettings, UMAPSettings
-from galssl.maps.stationarity import (TRANSFORMS, choose_galaxies, displacements, path_parameters,
-                                      stationarity_score, stationarity_views)
+from galssl.maps.stationarity import (
+    TRANSFORMS,
+    choose_galaxies,
+    displacements,
+    path_parameters,
+    stationarity_score,
+    stationarity_views,
+)
 from galssl.maps.umap import fit_umap, nearest_neighbour_scale, place_points, thumbnail_cells
 
 torch.set_num_threads(1)

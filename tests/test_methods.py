@@ -3,6 +3,7 @@ supervised label masking, embeddings, local backbone weights. Tiny models on 32 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -78,7 +79,7 @@ def test_settings_are_frozen_and_filled_with_defaults():
     method = make_method("moco")
     assert method.config.queue_size == 256 and method.config.temperature == 0.2
     assert method.config.momentum_schedule == "cosine"
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         method.config.queue_size = 1
 
 

@@ -20,11 +20,11 @@ from astroquery.sdss import SDSS
 from astroquery.sdss import conf as sdss_conf
 
 from galssl.errors import ConfigError
-from galssl.mocksky.faults import FAILING_ATTEMPTS, FaultPlan
-from galssl.mocksky.server import MockServer
 from galssl.mocksky.settings import MockSettings
 from galssl.mocksky.sky import MockSky
-from galssl.mocksky.skyserver import FRAME_SIZE_PX, Frame, frame_at
+from galssl.testing.faults import FAILING_ATTEMPTS, FaultPlan
+from galssl.testing.server import MockServer
+from galssl.testing.skyserver import FRAME_SIZE_PX, Frame, frame_at
 
 DATA = Path(__file__).with_name("data")
 SLOW_S = 0.3
@@ -145,14 +145,16 @@ def test_sdss_query_region_and_get_images(server: MockServer, galaxy: tuple[floa
     assert len(frames) == 1
     header, image = frames[0][0].header, frames[0][0].data
     assert image.shape == (FRAME_SIZE_PX, FRAME_SIZE_PX) and header["FILTER"] == "r" and header["RERUN"] == "301"
-    assert [header[key] for key in ("RUN", "CAMCOL", "FRAME")] == [int(matches[0][key]) for key in ("run", "camcol", "field")]
+    assert ([header[key] for key in ("RUN", "CAMCOL", "FRAME")]
+            == [int(matches[0][key]) for key in ("run", "camcol", "field")])
     assert header["NMGY"] > 0
     # A real frame's layout (tests/data/sdss_frame_header.txt): a subset of its primary cards in its order, a 1-D
     # calibration vector, the sky table and the astrometry row; no BUNIT and no PSF card (real frames have none).
     recorded = (DATA / "sdss_frame_header.txt").read_text().split("# HDU 1")[0]
     order = [line[:8].strip() for line in recorded.splitlines() if line and not line.startswith("#")]
     keys = [key for key in header if key != "COMMENT"]
-    assert all(key in order for key in keys) and [order.index(key) for key in keys] == sorted(order.index(k) for k in keys)
+    assert all(key in order for key in keys)
+    assert [order.index(key) for key in keys] == sorted(order.index(k) for k in keys)
     assert "BUNIT" not in header and "PSFFWHM" not in header
     hdus = frames[0]
     assert len(hdus) == 4 and hdus[1].data.shape == (FRAME_SIZE_PX,)
@@ -222,7 +224,7 @@ def test_random_faults_are_deterministic_and_retries_succeed(sky: MockSky) -> No
             seen = []
             for index in range(8):
                 url = f"{server.url}/?page={index}"
-                for attempt in range(1, FAILING_ATTEMPTS + 2):
+                for _ in range(FAILING_ATTEMPTS + 1):
                     try:
                         response = requests.get(url, timeout=10)
                         ok = response.status_code == 200 and response.text.startswith("galssl mock sky server")
@@ -231,7 +233,7 @@ def test_random_faults_are_deterministic_and_retries_succeed(sky: MockSky) -> No
                     seen.append(ok)
                     if ok:
                         break
-                assert ok, f"{url} still failing after {attempt} attempts"
+                assert ok, f"{url} still failing after {FAILING_ATTEMPTS + 1} attempts"
             stats = server.stats
             assert stats["requests"] == len(seen) and stats["faults"] == seen.count(False) > 0
             outcomes.append(seen)

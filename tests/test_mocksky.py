@@ -10,10 +10,10 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from galssl.instruments import load_instrument
 from galssl.mocksky import artifacts
 from galssl.mocksky.catalog import labels_table
 from galssl.mocksky.fits import write_cutouts
-from galssl.mocksky.instruments import load_instrument
 from galssl.mocksky.render import Grid, body_templates, convolve_and_bin, make_wcs, paint_band
 from galssl.mocksky.settings import GALAXY10_CLASSES, MockSettings
 from galssl.mocksky.sky import MockSky

@@ -287,7 +287,7 @@ class CutoutService(BaseHTTPRequestHandler):
 
     cubes: dict[str, bytes] = {}
 
-    def do_GET(self):  # noqa: N802 — the http.server hook name
+    def do_GET(self):
         params = {key: values[0] for key, values in parse_qs(urlparse(self.path).query).items()}
         side = int(params["size"])
         holes = HOLES.get(self.server.names.get(round(float(params["dec"]), 4), ""), {})

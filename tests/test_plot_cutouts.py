@@ -99,8 +99,8 @@ def test_the_sample_is_fixed_by_the_seed_and_drawn_per_split_and_class():
 
 
 def test_explorer_sprites_show_display_shards_as_stored(tmp_path):
+    from galssl.composite import display_rgb
     from galssl.explorer.sprites import tile_position, write_sprite_sheets
-    from galssl.plots.composite import display_rgb
     from galssl.shards import read_images
 
     shards, _ = write_dataset(tmp_path, ["red", "green", "blue"], "display")

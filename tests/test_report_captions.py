@@ -31,7 +31,8 @@ def test_caption_renders_without_docutils_errors(path):
     # The context Snakemake gives a caption: the default config, the job's wildcards and outputs.
     snakemake = {"config": yaml.safe_load((REPO / "config" / "config.yaml").read_text()), "wildcards": _Wildcards(),
                  "output": ["results/sdss/simclr/figure.png"]}
-    text = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(path.read_text()).render(snakemake=snakemake)
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(path.read_text())
+    text = template.render(snakemake=snakemake)
     # halt_level 3: an ERROR (e.g. "|Δz|" read as an undefined substitution) raises instead of being printed
     with _no_error():
         docutils.core.publish_doctree(text, settings_overrides={"halt_level": 3, "report_level": 5})

@@ -30,7 +30,8 @@ def test_point_source_lands_on_centre_and_flux_is_kept(method):
     ra, dec = 212.3, -3.7
     native_scale, target_scale = 0.262, 0.396
     # Rotated, sub-pixel offset native grid; the source sits 0.3" off the native centre.
-    wcs_in = make_wcs(ra + 0.3 / 3600, dec - 0.2 / 3600, native_scale, (121, 121), rotation_deg=33.0, offset_px=(0.37, -0.21))
+    wcs_in = make_wcs(ra + 0.3 / 3600, dec - 0.2 / 3600, native_scale, (121, 121), rotation_deg=33.0,
+                      offset_px=(0.37, -0.21))
     data = gaussian_source(wcs_in, (121, 121), ra, dec, flux=100.0, sigma_px=3.0)
     grid = TargetGrid(target_scale, 48)
     result = to_target([BandImage("r", data, wcs_in)], grid, ra, dec, method)
@@ -47,7 +48,8 @@ def test_cube_path_equals_band_by_band():
     ra, dec = 10.0, 20.0
     wcs = make_wcs(ra, dec, 0.396, (90, 90), rotation_deg=71.0)
     rng = np.random.default_rng(1)
-    bands = [BandImage(b, rng.normal(size=(90, 90)) + gaussian_source(wcs, (90, 90), ra, dec, 50, 2.5), wcs) for b in "gri"]
+    bands = [BandImage(b, rng.normal(size=(90, 90)) + gaussian_source(wcs, (90, 90), ra, dec, 50, 2.5), wcs)
+             for b in "gri"]
     grid = TargetGrid(0.396, 32)
     cube = to_target(bands, grid, ra, dec)
     separate = [to_target([band], grid, ra, dec).image[0] for band in bands]

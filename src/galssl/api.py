@@ -139,7 +139,7 @@ def load_embeddings(path: PathLike, labels: PathLike | pd.DataFrame | None = Non
                     catalog: PathLike | pd.DataFrame | None = None) -> pd.DataFrame:
     """An embeddings table as a DataFrame: object_id, method, vector (one numpy array per row), joined on object_id
     with the catalogue's and the label table's columns when given (objects without labels keep NaN)."""
-    from galssl.embed import read_embeddings
+    from galssl.embeddings import read_embeddings
 
     if not Path(path).is_file():
         raise DataError(f"embeddings {path}: file not found (run: snakemake {path})")
@@ -159,14 +159,15 @@ def load_embeddings(path: PathLike, labels: PathLike | pd.DataFrame | None = Non
 def build_index(embeddings: PathLike, out: PathLike, seed: int = 0, **settings: Any):
     """Build and save a search index of an embeddings table (``galssl search-index``); returns the SearchIndex.
     ``settings`` are those of the config's ``search`` section (e.g. ``approximate_above``)."""
-    from galssl.evaluate.search import SearchSettings, index_embeddings
+    from galssl.evaluate.search import index_embeddings
+    from galssl.search_index import SearchSettings
 
     return index_embeddings(embeddings, out, SearchSettings.from_section(settings), seed)
 
 
 def load_index(path: PathLike):
     """A saved search index (``results/<survey>/<embedding>/search/index.faiss``) with its object ids."""
-    from galssl.evaluate.search import load_index as load
+    from galssl.search_index import load_index as load
 
     return load(path)
 
@@ -177,7 +178,8 @@ def search(index, query: str | tuple[float, float] | np.ndarray, k: int = 10,
     """The k objects most similar to a query: an indexed object_id, an (RA, Dec) in degrees (matched to the nearest
     indexed catalogue object within ``radius_arcsec``, which needs ``catalog``), or a cutout (C, H, W) embedded by
     ``encoder``. Columns: rank, object_id, similarity (cosine), most similar first; the query object left out."""
-    from galssl.evaluate.search import nearest_object, normalise
+    from galssl.evaluate.search import nearest_object
+    from galssl.search_index import normalise
 
     if isinstance(query, np.ndarray):
         if encoder is None:

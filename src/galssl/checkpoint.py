@@ -3,6 +3,7 @@
 Loaded with ``torch.load(weights_only=True)``: a checkpoint can carry tensors and plain data only, never code.
 Each checkpoint carries a SHA-256 of its recipe and tensors, verified on load: flipped bytes inside the tensor data
 still unpickle cleanly and would silently change every embedding, so a mismatch is a clear error instead.
+``timm_encoder`` builds an external encoder (any timm model, local weights only) for the stages that embed images.
 """
 
 from __future__ import annotations
@@ -88,3 +89,37 @@ def build_encoder(payload: Mapping[str, Any], path: str | os.PathLike) -> tuple[
                         f"({str(error).splitlines()[0][:160]})") from None
     method.eval()
     return method, recipe
+
+
+def timm_encoder(name: str, in_chans: int, img_size: int, weights: str | None = None) -> nn.Module:
+    """Any timm model as a feature extractor (``num_classes=0``), randomly initialised unless ``weights`` is a local
+    file (safetensors or a torch state dict, loaded without pickle execution). Never downloads."""
+    import timm
+
+    kwargs = {"img_size": img_size} if "vit" in name or "deit" in name else {}
+    try:
+        model = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs)
+    except RuntimeError as error:
+        raise DataError(f"timm model {name!r}: {error}") from None
+    if weights:
+        if str(weights).endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            try:
+                state = load_file(weights)
+            except Exception as error:  # noqa: BLE001 — SafetensorError, OSError: any unreadable file means the same
+                detail = " ".join(str(error).split())[:80]
+                raise DataError(f"weights {weights}: not a readable safetensors file ({type(error).__name__}: "
+                                f"{detail}); give a file saved with safetensors, or a torch state dict named .pt "
+                                f"(a pickle must not be named .safetensors)") from None
+        else:
+            try:
+                state = torch.load(weights, map_location="cpu", weights_only=True)
+            except Exception as error:  # noqa: BLE001 — any unreadable file means the same to the user
+                raise DataError(f"weights {weights}: not a readable torch/safetensors state dict "
+                                f"({type(error).__name__})") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if len(missing) > len(model.state_dict()) // 2:
+            raise DataError(f"weights {weights} do not fit timm model {name!r} ({len(missing)} tensors missing)")
+    return model.eval()

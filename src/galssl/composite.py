@@ -15,7 +15,8 @@ COMPOSITE_BANDS: dict[str, tuple[str, str, str]] = {
 }
 """(red, green, blue) bands per survey."""
 
-BAND_WEIGHTS: dict[str, float] = {"u": 2.5, "g": 1.7, "r": 1.2, "i": 1.0, "z": 1.0, "Y": 1.0, "J": 1.0, "H": 1.0, "VIS": 1.0}
+BAND_WEIGHTS: dict[str, float] = {"u": 2.5, "g": 1.7, "r": 1.2, "i": 1.0, "z": 1.0,
+                                  "Y": 1.0, "J": 1.0, "H": 1.0, "VIS": 1.0}
 """Per-band scaling that balances the colours of typical galaxies (as in SDSS and Legacy Survey composites)."""
 
 

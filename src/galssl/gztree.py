@@ -27,7 +27,7 @@ class DecisionTree:
     questions: tuple[Question, ...]
 
     @classmethod
-    def load(cls, name: str) -> "DecisionTree":
+    def load(cls, name: str) -> DecisionTree:
         """Load ``resources/gz_trees/<name>.yaml``."""
         with open(resource_path("gz_trees", f"{name}.yaml"), encoding="utf-8") as handle:
             raw = yaml.safe_load(handle)

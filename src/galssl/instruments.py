@@ -1,10 +1,11 @@
-"""Imaging properties of the surveys the mock sky imitates (resources/mock/instruments.yaml)."""
+"""Imaging properties of the surveys galssl knows (resources/mock/instruments.yaml): bands, their wavelengths, PSF,
+pixel scale and depth. The augmentations read them for real and mock data alike; the mock sky renders with them."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import yaml
 
@@ -70,10 +71,11 @@ class Instrument:
         try:
             return self.bands[name]
         except KeyError:
-            raise ConfigError(f"instrument {self.name} has no band {name!r} (allowed: {', '.join(self.bands)})") from None
+            raise ConfigError(f"instrument {self.name} has no band {name!r} "
+                              f"(allowed: {', '.join(self.bands)})") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_instrument(name: str) -> Instrument:
     """Read one instrument from resources/mock/instruments.yaml."""
     with open(resource_path("mock", "instruments.yaml"), encoding="utf-8") as handle:

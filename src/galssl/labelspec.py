@@ -2,8 +2,9 @@
 
 ``LabelSpec`` is the section as written (a column may be null). ``LabelSpec.resolve`` takes the column names of the
 label table (read from its header when the workflow is parsed) and returns ``ResolvedLabels``: the columns that are
-really there, and for each kind of label that is not, the one-line reason. The rules pass the resolved labels to
-the CLIs as JSON (``--labels-config``), so the stage code gets explicit column names and never guesses.
+really there, and for each kind of label that is not, the one-line reason (``galssl.run_labels`` finds the table
+and its header for a run's config). The rules pass the resolved labels to the CLIs as JSON (``--labels-config``), so
+the stage code gets explicit column names and never guesses.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class LabelSpec:
             missing["votes"] = "no vote fractions (labels.votes is null)"
         elif not votes:
             wanted = (f"no <question>__<answer>_fraction column of Galaxy Zoo tree {self.votes}"
-                      if isinstance(self.votes, str) else f"none of the columns of labels.votes")
+                      if isinstance(self.votes, str) else "none of the columns of labels.votes")
             missing["votes"] = f"no vote fractions ({wanted} is in {where}; set labels.votes)"
         extra = tuple(name for name in self.extra_columns if present(name))
         return ResolvedLabels(class_column=class_column, class_names=class_names, redshift_column=redshift_column,
@@ -216,37 +217,6 @@ def add_labels_argument(parser: Any) -> None:
     parser.add_argument("--labels-config", default=None,
                         help="the resolved `labels` section as JSON (galssl.labelspec, as the workflow passes it); "
                              "default: the Galaxy10 class and name, redshift and every vote-fraction column")
-
-
-def label_source(config: Mapping[str, Any]) -> tuple[str | None, list[str] | None, str]:
-    """Where a run's labels are: (path of the label table, its column names, how to name it in a message).
-
-    ``labels.table`` when set; else the mock sky's labels when the catalogue is the mock's; else the normalised
-    catalogue (results/catalog/catalog.parquet), which carries the user catalogue's own columns and those of a
-    position cross-matched ``catalog.labels`` table. The columns come from file headers only (cheap at parse time).
-    """
-    from galssl.catalog import table_columns
-
-    table = config.get("labels", {}).get("table")
-    if table:
-        return table, table_columns(table, key="labels.table"), table
-    catalog = config["catalog"]
-    if catalog["source"] == "mock":
-        from galssl.mocksky.catalog import label_columns
-
-        return "results/mock/labels.parquet", label_columns(), "the mock sky's labels"
-    columns = [name for name in table_columns(catalog["path"])
-               if name not in (catalog["id_column"], catalog["ra_column"], catalog["dec_column"])]
-    if catalog.get("labels"):
-        columns += table_columns(catalog["labels"], key="catalog.labels")
-    return "results/catalog/catalog.parquet", columns, catalog["path"]
-
-
-def resolve_config(config: Mapping[str, Any]) -> tuple[str | None, ResolvedLabels]:
-    """The label table of a run ([None] when nothing is labelled) and its resolved labels."""
-    path, columns, where = label_source(config)
-    resolved = LabelSpec.from_section(config.get("labels")).resolve(columns, where)
-    return (path if resolved.any else None), resolved
 
 
 def trainable_methods(methods: Sequence[str], labels: ResolvedLabels) -> tuple[list[str], list[str]]:

@@ -1,7 +1,8 @@
-"""The survey-wide tidy metrics table: every stage's metric rows in one Parquet (and CSV) file.
+"""The tidy metrics table: one row per number, written by every results stage and gathered survey-wide into one
+Parquet (and CSV) file.
 
-Columns (``galssl.evaluate.labelled.METRIC_COLUMNS``): method, task, n_labels, seed, split, metric, value — readable
-by pandas or polars without galssl. Rows are sorted, so the same inputs give a byte-identical file.
+Columns (``METRIC_COLUMNS``): method, task, n_labels, seed, split, metric, value — readable by pandas or polars
+without galssl. Rows of the survey-wide table are sorted, so the same inputs give a byte-identical file.
 """
 
 from __future__ import annotations
@@ -11,8 +12,24 @@ import os
 import pandas as pd
 
 from galssl.errors import DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS, metric_frame
 from galssl.io import write_parquet_atomic, write_text_atomic
+
+METRIC_COLUMNS = ["method", "task", "n_labels", "seed", "split", "metric", "value"]
+"""Columns of every tidy metrics table (the survey-wide results/{survey}/metrics.parquet gathers them)."""
+
+
+def metric_rows(method: str, task: str, n_labels: int, seed: int, split: str,
+                values: dict[str, float]) -> list[dict]:
+    """Tidy rows (one per metric) in the METRIC_COLUMNS layout."""
+    return [{"method": method, "task": task, "n_labels": int(n_labels), "seed": int(seed), "split": split,
+             "metric": metric, "value": float(value)} for metric, value in values.items()]
+
+
+def metric_frame(rows: list[dict]) -> pd.DataFrame:
+    """A tidy metrics table with fixed column order and dtypes (also when empty)."""
+    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    return frame.astype({"method": str, "task": str, "n_labels": "int64", "seed": "int64", "split": str,
+                         "metric": str, "value": "float64"})
 
 
 def concat_metric_tables(paths: list[str | os.PathLike]) -> pd.DataFrame:

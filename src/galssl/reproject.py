@@ -174,6 +174,7 @@ def to_target(images: list[BandImage], grid: TargetGrid, ra: float, dec: float, 
     missing |= overflow
     valid = ~missing
     medians, mads = zip(*(sky_statistics(stack[i], valid[i]) for i in range(n)))
-    psf = np.array([img.psf_fwhm_arcsec if img.psf_fwhm_arcsec is not None else np.nan for img in images], dtype=np.float32)
+    psf = np.array([img.psf_fwhm_arcsec if img.psf_fwhm_arcsec is not None else np.nan for img in images],
+                   dtype=np.float32)
     return Reprojected(image, missing.mean(axis=(1, 2)).astype(np.float32), np.asarray(medians, np.float32),
                        np.asarray(mads, np.float32), psf, images[0].unit)

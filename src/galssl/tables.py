@@ -21,6 +21,9 @@ from galssl.errors import DataError
 ANGLE_UNITS = ("deg", "rad", "hourangle", "arcmin", "arcsec")
 """Angle units a coordinate column may carry (anything astropy converts to degrees is accepted)."""
 
+NO_POSITIONS = "this run has no positions (the catalogue has no ra/dec: its images are matched by object_id)"
+"""Start of every message of a step that needs sky positions in a run whose catalogue has none."""
+
 
 def reject_duplicate_columns(names: Iterable[object], source: str) -> None:
     """DataError naming the first column name that occurs more than once (readers would rename or drop it)."""
@@ -115,3 +118,25 @@ def astropy_names(path: Path, kind: str) -> list[str]:
     from astropy.table import Table
 
     return [str(name) for name in Table.read(path, format="ascii.ecsv").colnames]
+
+
+def read_table(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
+    """A Parquet, CSV or FITS table with an object_id column (ids as strings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path}: file not found")
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        table = pd.read_parquet(path)
+    elif name.endswith(".csv"):
+        table = pd.read_csv(path, dtype={"object_id": str})
+    elif name.endswith((".fits", ".fit", ".fits.gz", ".fit.gz")):
+        from astropy.table import Table
+
+        table = Table.read(path).to_pandas()
+    else:
+        raise DataError(f"{what} {path}: unknown file type (use .parquet, .csv or .fits)")
+    if "object_id" not in table.columns:
+        raise DataError(f"{what} {path}: no object_id column (columns: {', '.join(map(str, table.columns[:12]))})")
+    table["object_id"] = table["object_id"].astype(str)
+    return table

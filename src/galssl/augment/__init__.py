@@ -19,8 +19,14 @@ from typing import TYPE_CHECKING, Any
 from galssl.augment.settings import AugmentSettings
 
 if TYPE_CHECKING:
-    from galssl.augment.build import (Compose, band_wavelengths_nm, build_augmentations, effective_wavelength_nm,
-                                      extinction_coefficients, manifest_sky_mad)
+    from galssl.augment.build import (
+        Compose,
+        band_wavelengths_nm,
+        build_augmentations,
+        effective_wavelength_nm,
+        extinction_coefficients,
+        manifest_sky_mad,
+    )
     from galssl.augment.geometry import CenterCrop, JitterCrop, RandomRotation, SizeRescale, center_crop
     from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise, gaussian_kernels
 

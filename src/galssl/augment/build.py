@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import astropy.units as u
@@ -23,7 +23,7 @@ from galssl.augment.photometry import PSFBlur, Reddening, SkyNoise
 from galssl.augment.settings import AugmentSettings
 from galssl.display import FILTER_WAVELENGTH_NM, augmentations_off, has_plain_channels, manifest_is_display
 from galssl.errors import ConfigError
-from galssl.mocksky.instruments import instrument_names, load_instrument
+from galssl.instruments import instrument_names, load_instrument
 from galssl.resources import resource_path
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -49,7 +49,7 @@ class Compose:
         return "Compose([" + ", ".join(repr(t) for t in self.transforms) + "])"
 
 
-@lru_cache(maxsize=None)
+@cache
 def effective_wavelength_nm(filter_name: str) -> float:
     """Throughput-weighted mean wavelength ∫λT dλ / ∫T dλ (nm) of resources/filters/<filter_name>.ecsv."""
     table = Table.read(resource_path("filters", f"{filter_name}.ecsv"))

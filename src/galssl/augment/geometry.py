@@ -110,7 +110,8 @@ def _crop(batch: torch.Tensor, top: torch.Tensor, left: torch.Tensor, size: int)
 def _check_fits(batch: torch.Tensor, size: int, margin: int, what: str) -> tuple[int, int]:
     height, width = batch.shape[-2:]
     if size + 2 * margin > min(height, width):
-        raise ValueError(f"{what}: a {size}-px crop shifted by up to ±{margin} px does not fit in {height}x{width} images")
+        raise ValueError(f"{what}: a {size}-px crop shifted by up to ±{margin} px does not fit in "
+                         f"{height}x{width} images")
     return (height - size) // 2, (width - size) // 2
 
 
@@ -131,7 +132,8 @@ class JitterCrop(RandomTransform):
 
     def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(row_shift, col_shift) per image, integers in [-max_shift, max_shift]."""
-        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (2, n), generator=generator, device=generator.device)
+        shifts = torch.randint(-self.max_shift, self.max_shift + 1, (2, n), generator=generator,
+                               device=generator.device)
         return shifts[0], shifts[1]
 
     def apply(self, images: torch.Tensor, row_shift: torch.Tensor | int = 0,

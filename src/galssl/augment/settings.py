@@ -58,14 +58,15 @@ class AugmentSettings:
     rescale: tuple[float, float] | None = None
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None, where: str = "pretrain.augment") -> "AugmentSettings":
+    def from_dict(cls, section: Mapping[str, Any] | None, where: str = "pretrain.augment") -> AugmentSettings:
         """Validate a config section (unknown keys, types, ranges) into settings; one ConfigError per problem."""
         if section is not None and not isinstance(section, Mapping):
             raise ConfigError(f"config error: {where} must be a mapping of augmentations (got {section!r})")
         section = dict(section or {})
         unknown = sorted(set(section) - set(_DEFAULTS))
         if unknown:
-            raise ConfigError(f"config error: {where}.{unknown[0]} is not an augmentation (allowed: {', '.join(_DEFAULTS)})")
+            raise ConfigError(f"config error: {where}.{unknown[0]} is not an augmentation "
+                              f"(allowed: {', '.join(_DEFAULTS)})")
         merged = {key: section.get(key, default) for key, default in _DEFAULTS.items()}
         parts: dict[str, dict[str, Any] | None] = {}
         for key, value in merged.items():
@@ -107,7 +108,8 @@ class AugmentSettings:
         if not isinstance(flip, bool):
             raise ConfigError(f"config error: {where}.rotation.flip must be true or false (got {flip!r})")
         return cls(rotation=rotation is not None, flip=flip, crop_size=crop_size, max_shift_px=max_shift,
-                   noise_scale=ranges["noise"], psf_sigma_px=ranges["psf_blur"], psf_wavelength_exponent=float(exponent),
+                   noise_scale=ranges["noise"], psf_sigma_px=ranges["psf_blur"],
+                   psf_wavelength_exponent=float(exponent),
                    reddening_ebv=ranges["reddening"], rescale=ranges["rescale"])
 
 

@@ -42,16 +42,19 @@ def cmd_mock_catalog(args: argparse.Namespace) -> None:
 
 def cmd_mock_gallery(args: argparse.Namespace) -> None:
     from galssl.io import save_figure_atomic
+    from galssl.mocksky.gallery import gallery_cutouts
     from galssl.plots.gallery import gallery_figure
 
-    figure = gallery_figure(_mock_sky(args))
+    gallery = gallery_cutouts(_mock_sky(args))
+    rows = [[(cell.images, cell.class_name, cell.redshift) for cell in row] for row in gallery.rows]
+    figure = gallery_figure(rows, gallery.bands, gallery.instrument, gallery.pixel_scale_arcsec, gallery.seed)
     save_figure_atomic(figure, args.out, dpi=args.dpi)
     print(f"gallery -> {args.out}")
 
 
 def cmd_mock_cutout(args: argparse.Namespace) -> None:
+    from galssl.instruments import load_instrument
     from galssl.mocksky.fits import write_cutouts
-    from galssl.mocksky.instruments import load_instrument
 
     sky = _mock_sky(args)
     if args.id not in sky.object_ids:
@@ -64,7 +67,7 @@ def cmd_mock_cutout(args: argparse.Namespace) -> None:
 
 def cmd_mock_server(args: argparse.Namespace) -> None:
     from galssl.config import load_config
-    from galssl.mocksky.server import serve_from_config
+    from galssl.testing.server import serve_from_config
 
     config = load_config(args.config)
     kinds = tuple(k for k in args.fault_kinds.split(",") if k)

@@ -72,7 +72,8 @@ def cmd_label_efficiency(args: argparse.Namespace) -> None:
 
 
 def cmd_photoz(args: argparse.Namespace) -> None:
-    from galssl.evaluate.photoz import PhotozSettings, run_photoz
+    from galssl.binned_redshift import PhotozSettings
+    from galssl.evaluate.photoz import run_photoz
     from galssl.io import write_parquet_atomic
 
     settings = PhotozSettings.from_config(json.loads(args.photoz), _labels(args))
@@ -89,10 +90,10 @@ def cmd_photoz(args: argparse.Namespace) -> None:
 def cmd_plot_confusion(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from galssl.evaluate.labelled import read_table
     from galssl.io import save_figure_atomic
     from galssl.labelspec import ResolvedLabels
     from galssl.plots.probes import confusion_figure
+    from galssl.tables import read_table
 
     galaxy10 = ResolvedLabels(class_column="galaxy10_class", class_names="galaxy10_name")
 
@@ -123,7 +124,7 @@ def cmd_plot_label_efficiency(args: argparse.Namespace) -> None:
 def cmd_plot_photoz(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from galssl.evaluate.photoz import PhotozSettings
+    from galssl.binned_redshift import PhotozSettings
     from galssl.io import save_figure_atomic
     from galssl.plots.photoz import photoz_figure
 

@@ -11,10 +11,10 @@ def cmd_explorer(args: argparse.Namespace) -> None:
 
     from galssl.cli.training import _instrument
     from galssl.data import load_manifest
-    from galssl.evaluate.search import SearchSettings
     from galssl.explorer.build import ExplorerInputs, build_explorer
     from galssl.explorer.settings import ExplorerSettings
     from galssl.labelspec import labels_from_cli
+    from galssl.search_index import SearchSettings
 
     faiss.omp_set_num_threads(max(1, args.threads))
     labels = labels_from_cli(args.labels_config)

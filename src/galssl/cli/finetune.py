@@ -26,7 +26,8 @@ def chosen_checkpoint(ckpts: list[str], choice_path: str | None, name: str | Non
         best = json.loads(Path(choice_path).read_text(encoding="utf-8"))["best"]
         matches = [ckpt for ckpt in ckpts if Path(ckpt).parent.name == best]
         if not matches:
-            raise DataError(f"{choice_path} chose {best!r}, but no --ckpts path is results/<survey>/{best}/encoder.ckpt")
+            raise DataError(f"{choice_path} chose {best!r}, but no --ckpts path is "
+                            f"results/<survey>/{best}/encoder.ckpt")
         return matches[0], best
     if len(ckpts) != 1:
         raise DataError(f"give one checkpoint, or several with --choice (got {len(ckpts)})")
@@ -38,8 +39,8 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 
     import torch
 
+    from galssl.binned_redshift import PhotozSettings
     from galssl.cli.training import _instrument
-    from galssl.evaluate.photoz import PhotozSettings
     from galssl.finetune.run import FinetuneInputs, run_finetune
     from galssl.finetune.settings import FinetuneSettings
 

@@ -7,8 +7,8 @@ import json
 
 
 def _settings(text: str | None, labels_config: str | None = None):
-    from galssl.evaluate.search import SearchSettings
     from galssl.labelspec import labels_from_cli
+    from galssl.search_index import SearchSettings
 
     return SearchSettings.from_section(json.loads(text) if text else {}, labels_from_cli(labels_config))
 
@@ -21,7 +21,8 @@ def _instrument(section: dict) -> str:
 def cmd_search_index(args: argparse.Namespace) -> None:
     import faiss
 
-    from galssl.evaluate.search import index_embeddings, index_kind
+    from galssl.evaluate.search import index_embeddings
+    from galssl.search_index import index_kind
 
     faiss.omp_set_num_threads(max(1, args.threads))
     index = index_embeddings(args.embeddings, args.out, _settings(args.search), args.seed)
@@ -29,8 +30,9 @@ def cmd_search_index(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from galssl.evaluate.labelled import read_table
-    from galssl.evaluate.search import format_search_table, load_index, resolve_query, search_table
+    from galssl.evaluate.search import format_search_table, resolve_query, search_table
+    from galssl.search_index import load_index
+    from galssl.tables import read_table
 
     settings = _settings(args.search, args.labels_config)
     index = load_index(args.index)

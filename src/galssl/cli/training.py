@@ -11,7 +11,8 @@ from galssl.labelspec import add_labels_argument
 
 def _instrument(section: dict) -> str:
     """The filter family of a survey section: the mock instrument, else the provider (legacy = DECam)."""
-    return section.get("instrument") or {"legacy": "legacy", "sdss": "sdss", "euclid": "euclid"}.get(section["provider"], "sdss")
+    known = {"legacy": "legacy", "sdss": "sdss", "euclid": "euclid"}
+    return section.get("instrument") or known.get(section["provider"], "sdss")
 
 
 def cmd_pretrain(args: argparse.Namespace) -> None:
@@ -37,8 +38,9 @@ def cmd_embed(args: argparse.Namespace) -> None:
 
     import torch
 
+    from galssl.checkpoint import timm_encoder
     from galssl.data import load_manifest
-    from galssl.embed import embed_with_manifest, file_sha256, timm_encoder
+    from galssl.embed import embed_with_manifest, file_sha256
 
     torch.set_num_threads(max(1, args.threads))
     manifest = load_manifest(args.manifest)
@@ -100,8 +102,9 @@ def cmd_plot_augmentations(args: argparse.Namespace) -> None:
     from galssl.plots.augment import augmentation_figure_from_shards
 
     section = json.loads(args.pretrain)
-    save_figure_atomic(augmentation_figure_from_shards(args.shards, args.manifest, section,
-                                                       _instrument(json.loads(args.survey_config)), args.seed), args.out)
+    instrument = _instrument(json.loads(args.survey_config))
+    save_figure_atomic(augmentation_figure_from_shards(args.shards, args.manifest, section, instrument, args.seed),
+                       args.out)
 
 
 def cmd_plot_cutouts(args: argparse.Namespace) -> None:
@@ -147,7 +150,8 @@ def register(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.set_defaults(func=cmd_embed)
 
-    p = verbs.add_parser("fit-pixel-pca", help="PCA of normalised pixels on the train split -> encoder.ckpt (the floor)")
+    p = verbs.add_parser("fit-pixel-pca",
+                         help="PCA of normalised pixels on the train split -> encoder.ckpt (the floor)")
     p.add_argument("--shards", nargs="+", required=True)
     p.add_argument("--manifest", required=True)
     p.add_argument("--crop", type=int, required=True, help="centre crop in pixels (the encoders' input size)")

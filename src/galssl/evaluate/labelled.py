@@ -1,4 +1,7 @@
-"""Frozen embeddings joined with the fixed splits of the catalogue and a label table, and a few shared helpers."""
+"""Frozen embeddings joined with the fixed splits of the catalogue and a label table, and a few shared helpers.
+
+Tables are read with ``galssl.tables.read_table``; metric rows go into the tidy table of ``galssl.metric_table``.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from galssl.errors import DataError
+from galssl.tables import read_table
 
 SPLITS = ("train", "val", "test")
-METRIC_COLUMNS = ["method", "task", "n_labels", "seed", "split", "metric", "value"]
-"""Columns of every tidy metrics table (the survey-wide results/{survey}/metrics.parquet gathers them)."""
 
 
 @dataclass(frozen=True)
@@ -34,32 +36,10 @@ class LabelledEmbeddings:
                             f"key that names it to an existing column")
         return self.labels[name].to_numpy()
 
-    def subset(self, mask: np.ndarray) -> "LabelledEmbeddings":
+    def subset(self, mask: np.ndarray) -> LabelledEmbeddings:
         """The rows where ``mask`` is true."""
         return LabelledEmbeddings(self.method, self.object_ids[mask], self.vectors[mask], self.split[mask],
                                   self.labels.loc[mask].reset_index(drop=True))
-
-
-def read_table(path: str | os.PathLike[str], what: str) -> pd.DataFrame:
-    """A Parquet, CSV or FITS table with an object_id column (ids as strings)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{what} {path}: file not found")
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        table = pd.read_parquet(path)
-    elif name.endswith(".csv"):
-        table = pd.read_csv(path, dtype={"object_id": str})
-    elif name.endswith((".fits", ".fit", ".fits.gz", ".fit.gz")):
-        from astropy.table import Table
-
-        table = Table.read(path).to_pandas()
-    else:
-        raise DataError(f"{what} {path}: unknown file type (use .parquet, .csv or .fits)")
-    if "object_id" not in table.columns:
-        raise DataError(f"{what} {path}: no object_id column (columns: {', '.join(map(str, table.columns[:12]))})")
-    table["object_id"] = table["object_id"].astype(str)
-    return table
 
 
 def load_labelled(embeddings: str | os.PathLike[str], catalog: str | os.PathLike[str],
@@ -69,7 +49,7 @@ def load_labelled(embeddings: str | os.PathLike[str], catalog: str | os.PathLike
     Objects without a split are an error (splits are fixed at ingest); objects missing from the label table get
     NaN labels. ``method`` defaults to the method written in the embeddings table.
     """
-    from galssl.embed import read_embeddings
+    from galssl.embeddings import read_embeddings
 
     if not Path(embeddings).is_file():
         raise DataError(f"embeddings {embeddings}: file not found")
@@ -101,17 +81,3 @@ def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     std = train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return [((array - mean) / std).astype(np.float32) for array in (train, *others)]
-
-
-def metric_rows(method: str, task: str, n_labels: int, seed: int, split: str,
-                values: dict[str, float]) -> list[dict]:
-    """Tidy rows (one per metric) in the METRIC_COLUMNS layout."""
-    return [{"method": method, "task": task, "n_labels": int(n_labels), "seed": int(seed), "split": split,
-             "metric": metric, "value": float(value)} for metric, value in values.items()]
-
-
-def metric_frame(rows: list[dict]) -> pd.DataFrame:
-    """A tidy metrics table with fixed column order and dtypes (also when empty)."""
-    frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    return frame.astype({"method": str, "task": str, "n_labels": "int64", "seed": "int64", "split": str,
-                         "metric": str, "value": "float64"})

@@ -21,10 +21,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
+from galssl import metrics
 from galssl.errors import ConfigError, DataError, reject_unknown_keys
-from galssl.evaluate import metrics
-from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows, standardise
+from galssl.evaluate.labelled import LabelledEmbeddings, standardise
 from galssl.gztree import DecisionTree, fraction_column, total_column
+from galssl.metric_table import metric_frame, metric_rows
 
 CLASSIFIERS = ("logistic", "knn", "mlp")
 CLASS_WEIGHTS = (None, "balanced")
@@ -54,7 +55,7 @@ class ProbeSettings:
     label_efficiency: dict = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, section: dict | None, labels: Any = None) -> "ProbeSettings":
+    def from_config(cls, section: dict | None, labels: Any = None) -> ProbeSettings:
         """Build from the config section and the resolved labels (a galssl.labelspec.ResolvedLabels; None = the
         Galaxy10 class column and the Galaxy Zoo 2 tree); unknown keys are a ConfigError."""
         section = dict(section or {})
@@ -85,18 +86,18 @@ class BalancedKNeighborsClassifier(KNeighborsClassifier):
     """kNN whose neighbours vote with their class's balanced weight n / (K · n_class) times the usual (distance)
     weight: the kNN form of sample weights, which ``KNeighborsClassifier.fit`` does not take."""
 
-    def fit(self, X, y):  # noqa: N803 — scikit-learn's argument names
+    def fit(self, X, y):
         """Fit as kNN and keep each class's balanced weight (``compute_class_weight("balanced")``)."""
         super().fit(X, y)
         self.class_weight_ = compute_class_weight("balanced", classes=self.classes_, y=np.asarray(y))
         return self
 
-    def predict_proba(self, X):  # noqa: N803
+    def predict_proba(self, X):
         """kNN vote shares reweighted per class and renormalised."""
         votes = super().predict_proba(X) * self.class_weight_
         return votes / votes.sum(axis=1, keepdims=True)
 
-    def predict(self, X):  # noqa: N803
+    def predict(self, X):
         """The class with the largest reweighted vote."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -208,7 +209,7 @@ class SoftLabelProbe:
         self.weight: torch.Tensor | None = None
         self.bias: torch.Tensor | None = None
 
-    def fit(self, x: np.ndarray, fractions: np.ndarray, seed: int = 0) -> "SoftLabelProbe":
+    def fit(self, x: np.ndarray, fractions: np.ndarray, seed: int = 0) -> SoftLabelProbe:
         """Fit on (n, D) features and (n, K) vote fractions in [0, 1]."""
         generator = torch.Generator().manual_seed(seed)
         features = torch.as_tensor(x, dtype=torch.float32)

@@ -1,9 +1,5 @@
-"""Similarity search on embeddings: faiss indexes, queries by object_id or sky position, retrieval mAP.
-
-Vectors are L2-normalised, so the inner product an index ranks by is the cosine similarity (-1 to 1). Up to
-``approximate_above`` vectors the index is exact (``IndexFlatIP``); above it, IVF-Flat (spherical k-means coarse
-quantiser trained with the config seed) or HNSW-Flat. An index is two files: ``<name>.faiss`` (faiss format) and
-``<name>.ids.parquet`` (the object_id of every index row, in row order).
+"""Similarity search on embeddings: queries by object_id or sky position, retrieval mAP. The index itself (the
+``search`` settings, building, saving, loading) is ``galssl.search_index``.
 
 Retrieval metrics follow GalaxAlign's protocol: a neighbour is relevant when its class equals the query's, and a
 query is never its own neighbour. Queries are the labelled objects of the test split; the database is every
@@ -15,192 +11,20 @@ Metrics rank by exact cosine similarity, so they measure the embedding, not the 
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import faiss
 import numpy as np
 import pandas as pd
 
-from galssl.errors import ConfigError, DataError, reject_unknown_keys
-from galssl.evaluate.labelled import LabelledEmbeddings, metric_frame, metric_rows
-from galssl.io import atomic_path, write_parquet_atomic
-
-MIN_POINTS_PER_CENTROID = 39
-"""faiss k-means wants at least this many training vectors per IVF list; nlist is lowered to respect it."""
+from galssl.errors import ConfigError, DataError
+from galssl.evaluate.labelled import LabelledEmbeddings
+from galssl.label_table import known_classes
+from galssl.metric_table import metric_frame, metric_rows
+from galssl.search_index import SearchIndex, SearchSettings, build_index, normalise, save_index
 
 RANKING_CELLS = 1 << 25
 """Similarity-matrix cells ranked at once by ``retrieval_scores`` (bounds memory at ~0.4 GB)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSettings:
-    """The ``search`` config section (see workflow/schemas/config.schema.yaml for each key's meaning), with the class
-    column and class-name column of the ``labels`` section."""
-
-    k: int = 10
-    map_k: int = 5
-    database: str = "all"
-    class_column: str | None = "galaxy10_class"
-    name_column: str | None = "galaxy10_name"
-    redshift_column: str | None = "redshift"
-    approximate_above: int = 200_000
-    approximate_index: str = "ivf"
-    nlist: int = 1024
-    nprobe: int = 32
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    match_radius_arcsec: float = 2.0
-    figure_queries: int = 10
-    figure_neighbours: int = 7
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any] | None, labels: Any = None) -> SearchSettings:
-        """Settings from the config mapping and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
-        Galaxy10 columns); unknown keys are a ConfigError."""
-        section = dict(section or {})
-        label_fields = ("class_column", "name_column", "redshift_column")
-        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls) if f.name not in label_fields), "search")
-        if labels is not None:
-            section.update(class_column=labels.class_column, name_column=labels.class_name_column,
-                           redshift_column=labels.redshift_column)
-        settings = cls(**section)
-        if settings.database not in ("all", "test"):
-            raise ConfigError(f"config error: search.database must be all or test (got {settings.database!r})")
-        if settings.approximate_index not in ("ivf", "hnsw"):
-            raise ConfigError(f"config error: search.approximate_index must be ivf or hnsw "
-                              f"(got {settings.approximate_index!r})")
-        return settings
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (float32, C order); all-zero rows stay zero."""
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    if matrix.ndim != 2:
-        raise DataError(f"embeddings must be a 2-d (objects, dimensions) array (got shape {matrix.shape})")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.ascontiguousarray(matrix / np.where(norms > 0, norms, 1.0), dtype=np.float32)
-
-
-@contextmanager
-def _faiss_threads(n: int) -> Iterator[None]:
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(previous)
-
-
-def build_index(vectors: np.ndarray, settings: SearchSettings, seed: int) -> faiss.Index:
-    """A faiss inner-product index holding the L2-normalised ``vectors`` (row i = object i)."""
-    unit = normalise(vectors)
-    n, dim = unit.shape
-    if n <= settings.approximate_above:
-        index = faiss.IndexFlatIP(dim)
-        index.add(unit)
-    elif settings.approximate_index == "ivf":
-        nlist = max(1, min(settings.nlist, n // MIN_POINTS_PER_CENTROID))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed  # seeds both the k-means training sample and the initial centroids
-        index.cp.spherical = True
-        index.train(unit)
-        index.add(unit)
-        index.nprobe = min(settings.nprobe, nlist)
-    else:
-        index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = settings.hnsw_ef_construction
-        index.hnsw.efSearch = settings.hnsw_ef_search
-        with _faiss_threads(1):  # parallel insertion makes the graph depend on thread timing
-            index.add(unit)
-    return index
-
-
-def index_kind(index: faiss.Index) -> str:
-    """``exact``, ``ivf (nlist=…, nprobe=…)`` or ``hnsw (M=…, efSearch=…)``: what a saved index is."""
-    index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexIVF):
-        return f"ivf (nlist={index.nlist}, nprobe={index.nprobe})"
-    if isinstance(index, faiss.IndexHNSW):
-        return f"hnsw (M={index.hnsw.nb_neighbors(1)}, efSearch={index.hnsw.efSearch})"
-    return "exact"
-
-
-def ids_path(index_path: str | os.PathLike) -> Path:
-    """The object_id table that goes with an index file: ``index.faiss`` → ``index.ids.parquet``."""
-    path = Path(index_path)
-    return path.with_name(f"{path.stem}.ids.parquet")
-
-
-@dataclasses.dataclass
-class Neighbour:
-    """One search result: rank 1 is the most similar object; similarity is the cosine similarity."""
-
-    rank: int
-    object_id: str
-    similarity: float
-
-
-@dataclasses.dataclass
-class SearchIndex:
-    """A faiss index with the object_id of each of its rows."""
-
-    index: faiss.Index
-    object_ids: list[str]
-
-    def __post_init__(self) -> None:
-        if self.index.ntotal != len(self.object_ids):
-            raise DataError(f"the index holds {self.index.ntotal} vectors but {len(self.object_ids)} object_ids; "
-                            "rebuild it")
-        self._rows = {object_id: row for row, object_id in enumerate(self.object_ids)}
-        if len(self._rows) != len(self.object_ids):
-            raise DataError("object_ids of the index are not unique; rebuild it from an embeddings table")
-        ivf = faiss.try_extract_index_ivf(self.index)
-        if ivf is not None:
-            ivf.make_direct_map()  # lets reconstruct() fetch a stored vector by row
-
-    def row(self, object_id: str) -> int:
-        """Index row of an object; DataError when it is not indexed."""
-        try:
-            return self._rows[object_id]
-        except KeyError:
-            example = f", e.g. {self.object_ids[0]!r}" if self.object_ids else ""
-            raise DataError(f"object_id {object_id!r} is not in the index ({len(self.object_ids)} objects"
-                            f"{example}); check --id") from None
-
-    def vector(self, object_id: str) -> np.ndarray:
-        """The stored (unit) vector of an object."""
-        return self.index.reconstruct(self.row(object_id))
-
-    def neighbours(self, object_id: str, k: int) -> list[Neighbour]:
-        """The k most similar indexed objects to an indexed object, the object itself left out."""
-        row = self.row(object_id)
-        similarity, rows = self.index.search(self.vector(object_id)[None, :], min(k + 1, self.index.ntotal))
-        found = [(r, s) for r, s in zip(rows[0], similarity[0]) if r >= 0 and r != row][:k]
-        return [Neighbour(rank, self.object_ids[r], float(s)) for rank, (r, s) in enumerate(found, start=1)]
-
-
-def save_index(path: str | os.PathLike, index: faiss.Index, object_ids: list[str]) -> None:
-    """Write ``<path>`` (faiss) and its object_id table atomically; the ids go first, the index file last."""
-    if index.ntotal != len(object_ids):
-        raise DataError(f"the index holds {index.ntotal} vectors but {len(object_ids)} object_ids were given")
-    write_parquet_atomic(pd.DataFrame({"object_id": pd.Series(object_ids, dtype=str)}), ids_path(path))
-    with atomic_path(path, suffix=".faiss.tmp") as tmp:
-        faiss.write_index(index, str(tmp))
-
-
-def load_index(path: str | os.PathLike) -> SearchIndex:
-    """Read an index written by ``save_index``."""
-    path = Path(path)
-    if not path.is_file() or not ids_path(path).is_file():
-        raise DataError(f"no search index at {path} (and {ids_path(path).name}); build one with `galssl search-index`")
-    object_ids = pd.read_parquet(ids_path(path), columns=["object_id"])["object_id"].astype(str).tolist()
-    return SearchIndex(faiss.read_index(str(path)), object_ids)
 
 
 def nearest_object(ra_deg: float, dec_deg: float, catalog: pd.DataFrame, radius_arcsec: float) -> tuple[str, float]:
@@ -242,7 +66,7 @@ def resolve_query(index: SearchIndex, object_id: str | None, ra_deg: float | Non
             raise DataError(f"the catalogue has no {column!r} column; give results/catalog/catalog.parquet")
     indexed = catalog[catalog["object_id"].astype(str).isin(set(index.object_ids))]
     if len(indexed) and not np.isfinite(pd.to_numeric(indexed["ra"], errors="coerce")).any():
-        from galssl.catalog import NO_POSITIONS
+        from galssl.tables import NO_POSITIONS
 
         raise DataError(f"{NO_POSITIONS}, so it cannot be searched by --ra/--dec; query by --id")
     return nearest_object(ra_deg, dec_deg, indexed, radius_arcsec)
@@ -251,7 +75,7 @@ def resolve_query(index: SearchIndex, object_id: str | None, ra_deg: float | Non
 def index_embeddings(embeddings: str | os.PathLike, out: str | os.PathLike, settings: SearchSettings,
                      seed: int) -> SearchIndex:
     """Build the index of an embeddings table and save it to ``out`` (plus its object_id table)."""
-    from galssl.embed import read_embeddings
+    from galssl.embeddings import read_embeddings
 
     if not Path(embeddings).is_file():
         raise DataError(f"embeddings {embeddings}: file not found")
@@ -313,15 +137,6 @@ def retrieval_scores(query_vectors: np.ndarray, query_labels: np.ndarray, query_
     return (np.concatenate(at_k) if at_k else empty), (np.concatenate(full) if full else empty)
 
 
-def known_classes(classes: np.ndarray) -> np.ndarray:
-    """Mask of known classes: not missing and, for numbers, not negative (-1 marks stars and artifacts)."""
-    series = pd.Series(classes)
-    known = series.notna()
-    if pd.api.types.is_numeric_dtype(series):
-        known &= series >= 0
-    return known.to_numpy()
-
-
 def search_metrics(data: LabelledEmbeddings, settings: SearchSettings, seed: int) -> pd.DataFrame:
     """Tidy table (METRIC_COLUMNS) with ``map@<map_k>`` and ``map`` over the test split's labelled objects.
 
@@ -344,29 +159,6 @@ def search_metrics(data: LabelledEmbeddings, settings: SearchSettings, seed: int
                                 data.vectors[database_rows], classes[database_rows], settings.map_k)
     values = {f"map@{settings.map_k}": float(ap_k.mean()), "map": float(ap.mean())}
     return metric_frame(metric_rows(data.method, "similarity_search", len(database_rows), seed, "test", values))
-
-
-def choose_queries(object_ids: list[str], catalog: pd.DataFrame, labels: pd.DataFrame | None,
-                   settings: SearchSettings, seed: int) -> list[str]:
-    """Figure queries from the test split, chosen with ``seed``: one per class when the labels hold the class
-    column (classes in sorted order, at most ``figure_queries``), else ``figure_queries`` objects drawn at random."""
-    if "split" not in catalog.columns:
-        raise DataError("the catalogue has no 'split' column; use results/catalog/catalog.parquet from ingest")
-    rng = np.random.default_rng(seed)
-    test = catalog.loc[catalog["split"].eq("test"), "object_id"].astype(str)
-    candidates = sorted(set(test) & set(object_ids))
-    if not candidates:
-        raise DataError("no test-split object is in the index; check the catalogue and embeddings")
-    if labels is None or settings.class_column not in labels.columns:
-        count = min(settings.figure_queries, len(candidates))
-        return [candidates[i] for i in rng.choice(len(candidates), size=count, replace=False)]
-    classes = labels.set_index(labels["object_id"].astype(str))[settings.class_column].reindex(candidates)
-    classes = classes[known_classes(classes.to_numpy())]
-    chosen = []
-    for value in sorted(classes.unique())[: settings.figure_queries]:
-        members = sorted(classes.index[classes == value])
-        chosen.append(members[int(rng.integers(len(members)))])
-    return chosen
 
 
 def search_table(index: SearchIndex, object_id: str, k: int, catalog: pd.DataFrame | None = None,

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from galssl.errors import DataError
-from galssl.evaluate.labelled import METRIC_COLUMNS
 from galssl.io import write_text_atomic
+from galssl.metric_table import METRIC_COLUMNS
 
-# Headline columns: (task, metric, column title, best: "max", "min" or "zero" = smallest |value|). Test split, the most labels the task
-# used (label-efficiency and training-fraction rows share task names with fewer labels), mean over seeds.
+# Headline columns: (task, metric, column title, best: "max", "min" or "zero" = smallest |value|). Test split, the
+# most labels the task used (label-efficiency and training-fraction rows share task names with fewer labels), mean
+# over seeds.
 HEADLINE: tuple[tuple[str, str, str, str], ...] = (
     ("classes_logistic", "accuracy", "logistic acc", "max"),
     ("classes_logistic", "balanced_accuracy", "logistic bal. acc", "max"),

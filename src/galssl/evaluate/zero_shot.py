@@ -3,8 +3,8 @@
 
 Image embeddings are those of ``embeddings.parquet`` (the image tower's joint-space output, as every downstream
 stage sees it); class embeddings are the checkpoint's text tower on the class prompts, averaged over the templates.
-Numbers are on the whole test split: accuracy, balanced accuracy and macro F1 as tidy metric rows (task ``zero_shot``, n_labels 0),
-and the class × class mean image–prompt cosine similarity.
+Numbers are on the whole test split: accuracy, balanced accuracy and macro F1 as tidy metric rows (task
+``zero_shot``, n_labels 0), and the class × class mean image–prompt cosine similarity.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from galssl import metrics
 from galssl.errors import DataError
-from galssl.evaluate import metrics
-from galssl.evaluate.labelled import LabelledEmbeddings, load_labelled, metric_frame, metric_rows
+from galssl.evaluate.labelled import LabelledEmbeddings, load_labelled
+from galssl.metric_table import metric_frame, metric_rows
 
 TASK = "zero_shot"
 PROBE_NAME = "zero-shot (text prompts)"

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from galssl.embed import read_embeddings
+from galssl.embeddings import read_embeddings
 from galssl.errors import DataError
-from galssl.evaluate.search import SearchSettings
 from galssl.explorer.neighbours import nearest_neighbours
 from galssl.explorer.settings import ExplorerSettings
 from galssl.explorer.sprites import SpriteSheets, write_sprite_sheets
 from galssl.explorer.table import ExplorerPoints, b64, default_colour_by, default_tooltip, encode_points, load_points
+from galssl.search_index import SearchSettings
 
 ASSETS = ("index.html", "explorer.js", "explorer.css")
 """Files of the page itself, copied from the package (galssl/explorer/assets/) into every explorer."""

@@ -1,11 +1,11 @@
 """Each shown galaxy's k nearest neighbours among the shown galaxies, by cosine similarity of the embedding, from
-the same faiss index the similarity-search stage builds (galssl.evaluate.search.build_index)."""
+the same faiss index the similarity-search stage builds (galssl.search_index.build_index)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from galssl.evaluate.search import SearchSettings, build_index, normalise
+from galssl.search_index import SearchSettings, build_index, normalise
 
 QUERY_CHUNK = 8192
 """Queries per faiss search call (bounds the result arrays' memory)."""

@@ -13,8 +13,7 @@ import pandas as pd
 
 from galssl.errors import DataError
 from galssl.explorer.settings import ExplorerSettings
-from galssl.maps.align import VOTE_FRACTION, labels_for
-from galssl.maps.inputs import read_labels
+from galssl.label_table import VOTE_FRACTION, labels_for, read_labels
 
 MAX_CATEGORIES = 64
 """A text column with more distinct values than this is shown in the tooltip but cannot colour the map."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from galssl.errors import DataError
-from galssl.evaluate.table import concat_metric_tables
+from galssl.metric_table import concat_metric_tables
 
 
 def probe_scores(table: pd.DataFrame, probe: str = "logistic", metric: str = "accuracy",

@@ -21,19 +21,18 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader
 
 from galssl.augment import build_augmentations
+from galssl.augment.settings import augment_config
 from galssl.augment.views import BatchViews
+from galssl.binned_redshift import PhotozSettings
 from galssl.checkpoint import load_encoder
 from galssl.data import ShardDataset, centre_crop, collate, load_manifest, normaliser_from_manifest
 from galssl.errors import DataError, GalsslError
-from galssl.evaluate.labelled import metric_frame, metric_rows
-from galssl.evaluate.photoz import PhotozSettings
 from galssl.finetune.module import EncoderFeatures, FinetuneModule
 from galssl.finetune.settings import FinetuneSettings
 from galssl.finetune.tasks import ClassTask, PhotozTask, load_task
 from galssl.io import atomic_path, write_parquet_atomic
-from galssl.augment.settings import augment_config
-from galssl.pretrain import SetEpoch
-from galssl.train import TrainSettings, ddp_layout, make_trainer
+from galssl.metric_table import metric_frame, metric_rows
+from galssl.train import SetEpoch, TrainSettings, ddp_layout, make_trainer
 
 
 @dataclass

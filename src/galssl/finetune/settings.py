@@ -43,7 +43,7 @@ class FinetuneSettings:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None, pretrain_methods: Sequence[str] | None = None,
-                    probe_classifiers: Sequence[str] | None = None) -> "FinetuneSettings":
+                    probe_classifiers: Sequence[str] | None = None) -> FinetuneSettings:
         """Build from the config section; with the trained methods and probe classifiers also check that ``best``
         can be chosen (its select_probe is fitted). Problems are one-line ConfigErrors."""
         section = dict(section or {})

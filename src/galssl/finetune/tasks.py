@@ -4,7 +4,7 @@
   cross-entropy (``galssl.methods.supervised.masked_class_loss``); accuracy, balanced accuracy and macro F1.
 * ``photoz``: redshifts of ``labels.redshift_column`` (NaN = none); the photo-z stage's head over ``photoz.n_bins``
   bins (``BinnedRedshiftClassifier``: same layers, prior-initialised output bias, Gaussian-smoothed targets);
-  z_phot = E[z]; bias, σ_MAD, η, CRPS (and the PIT's KS distance) from ``galssl.evaluate.photoz.photoz_scores``.
+  z_phot = E[z]; bias, σ_MAD, η, CRPS (and the PIT's KS distance) from ``galssl.binned_redshift.photoz_scores``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,19 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
+from galssl import metrics
+from galssl.binned_redshift import (
+    BinnedRedshiftClassifier,
+    PhotozSettings,
+    photoz_scores,
+    redshift_bin,
+    redshift_prior,
+    training_subsets,
+)
 from galssl.errors import DataError
-from galssl.evaluate import metrics
-from galssl.evaluate.baseline import label_subset
-from galssl.evaluate.labelled import read_table
-from galssl.evaluate.photoz import (BinnedRedshiftClassifier, PhotozSettings, photoz_scores, redshift_bin,
-                                    redshift_prior, training_subsets)
+from galssl.label_subsets import label_subset
 from galssl.methods.supervised import masked_class_loss
+from galssl.tables import read_table
 
 
 def split_object_ids(shards: list[str], split: str) -> np.ndarray:
@@ -54,7 +60,7 @@ class ClassTask:
     classes: pd.Series  # object_id -> class, -1 unknown
 
     @classmethod
-    def load(cls, labels_path: str | os.PathLike, column: str) -> "ClassTask":
+    def load(cls, labels_path: str | os.PathLike, column: str) -> ClassTask:
         """Read ``column`` of the label table (config key ``labels.class_column``)."""
         classes = _label_column(labels_path, column, "labels.class_column").fillna(-1).astype(np.int64)
         if int(classes.max()) < 1:
@@ -115,7 +121,7 @@ class PhotozTask:
         self.binned = BinnedRedshiftClassifier(s.bin_edges, s.hidden_units, s.target_smoothing_bins)
 
     @classmethod
-    def load(cls, labels_path: str | os.PathLike, settings: PhotozSettings) -> "PhotozTask":
+    def load(cls, labels_path: str | os.PathLike, settings: PhotozSettings) -> PhotozTask:
         """Read ``labels.redshift_column`` of the label table."""
         return cls(settings, _label_column(labels_path, settings.redshift_column, "labels.redshift_column"))
 

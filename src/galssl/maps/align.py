@@ -8,7 +8,6 @@ galaxies and fires on barred ones correlates with the bar vote. Unscored pairs a
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Sequence
 
@@ -17,32 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from galssl.errors import DataError
-
-VOTE_FRACTION = re.compile(r"^.+__.+_fraction$")
-"""Galaxy Zoo vote-fraction column names, ``<question>__<answer>_fraction`` (galssl.gztree.fraction_column)."""
-
-
-def vote_fraction_columns(labels: pd.DataFrame, requested: Sequence[str] | None = None) -> list[str]:
-    """The vote-fraction columns to align with: ``requested`` (each must exist; empty = none), else every column
-    named ``<question>__<answer>_fraction`` (possibly none)."""
-    if requested is not None:
-        missing = [column for column in requested if column not in labels.columns]
-        if missing:
-            raise DataError(f"labels.votes: column {missing[0]!r} is not in the labels table "
-                            f"(it has {len(labels.columns)} columns; vote fractions are named <question>__<answer>_fraction)")
-        return list(requested)
-    return [column for column in labels.columns if VOTE_FRACTION.match(str(column))]
-
-
-def labels_for(object_ids: Sequence[str], labels: pd.DataFrame) -> pd.DataFrame:
-    """Label rows in the order of ``object_ids`` (NaN rows for objects without labels); DataError if none match."""
-    if "object_id" not in labels.columns:
-        raise DataError("the labels table has no object_id column")
-    table = labels.drop_duplicates("object_id").set_index("object_id")
-    aligned = table.reindex(pd.Index(list(object_ids), name="object_id"))
-    if len(object_ids) and len(table) and not table.index.isin(list(object_ids)).any():
-        raise DataError("no object_id of the embeddings is in the labels table: are they from the same catalogue?")
-    return aligned.reset_index()
+from galssl.label_table import vote_fraction_columns
 
 
 def alignment_targets(labels: pd.DataFrame, vote_columns: Sequence[str] | None = None,
@@ -57,6 +31,9 @@ def alignment_targets(labels: pd.DataFrame, vote_columns: Sequence[str] | None =
     matrix = labels[names].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     return names, matrix
 
+
+ALIGNED = 0.5
+"""|ρ| above which a feature counts as aligned with a label (the acceptance threshold)."""
 
 TRUTH_PREFIX = "truth:"
 """Prefix of the truth columns' names in the alignment tables (``truth:has_bar``), which keeps them apart from votes."""
@@ -83,7 +60,8 @@ def spearman_alignment(features: np.ndarray, targets: np.ndarray, min_shared: in
     features = np.asarray(features, dtype=float)
     targets = np.asarray(targets, dtype=float)
     if features.ndim != 2 or targets.ndim != 2 or len(features) != len(targets):
-        raise DataError(f"features {features.shape} and targets {targets.shape} must be (N, F) and (N, T) with the same N")
+        raise DataError(f"features {features.shape} and targets {targets.shape} must be (N, F) and (N, T) with the "
+                        "same N")
     rho = np.full((features.shape[1], targets.shape[1]), np.nan)
     defined = np.isfinite(targets)
     nonzero_features = features != 0

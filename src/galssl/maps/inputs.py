@@ -10,9 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from galssl.embed import read_embeddings
+from galssl.embeddings import read_embeddings
 from galssl.errors import DataError
-from galssl.maps.align import alignment_targets, labels_for, truth_targets
+from galssl.label_table import labels_for, read_labels
+from galssl.maps.align import alignment_targets, truth_targets
 from galssl.maps.settings import MapsSettings
 
 METRIC_COLUMNS: tuple[str, ...] = ("method", "task", "n_labels", "seed", "split", "metric", "value")
@@ -59,15 +60,6 @@ def load_inputs(embeddings: str | os.PathLike, catalog: str | os.PathLike, label
     return MapInputs(embedding=name, object_ids=list(object_ids), vectors=vectors, split=split, labels=table,
                      is_galaxy=is_galaxy, target_names=names, targets=targets,
                      truth_names=truth_names, truth=truth)
-
-
-def read_labels(path: str | os.PathLike | None) -> pd.DataFrame:
-    """The label table (object_id as text), or an empty one with only object_id when the run has no labels."""
-    if path is None:
-        return pd.DataFrame({"object_id": pd.Series([], dtype=object)})
-    from galssl.evaluate.labelled import read_table
-
-    return read_table(path, "labels table")
 
 
 def _splits(object_ids: Sequence[str], catalog: pd.DataFrame, path: str | os.PathLike) -> np.ndarray:

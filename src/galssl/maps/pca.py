@@ -40,7 +40,8 @@ def fit_pca(train: np.ndarray, vectors: np.ndarray, n_components: int) -> PCARes
                      scores=model.transform(vectors)[:, :kept], components=model.components_[:kept].copy())
 
 
-def component_extremes(scores: np.ndarray, n: int, candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def component_extremes(scores: np.ndarray, n: int,
+                       candidates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of the ``n`` most negative and ``n`` most positive objects of each component: two (K, n) arrays,
     most extreme first. ``candidates`` (boolean (N,)) restricts the choice, e.g. to galaxies."""
     scores = np.asarray(scores, dtype=float)

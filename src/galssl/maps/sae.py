@@ -30,8 +30,8 @@ from galssl.maps.settings import SAESettings
 
 
 def scaled_groups(groups: tuple[int, ...], reference_dim: int, dim: int) -> tuple[int, ...]:
-    """Group sizes for a ``dim``-dimensional embedding: ``groups`` (sized for ``reference_dim``) times dim/reference_dim,
-    rounded, each at least 1."""
+    """Group sizes for a ``dim``-dimensional embedding: ``groups`` (sized for ``reference_dim``) times
+    dim/reference_dim, rounded, each at least 1."""
     if dim < 1 or reference_dim < 1:
         raise ConfigError(f"embedding dimension and maps.sae.reference_dim must be >= 1 (got {dim}, {reference_dim})")
     return tuple(max(1, int(round(size * dim / reference_dim))) for size in groups)
@@ -176,7 +176,8 @@ def train_sae(train: np.ndarray, settings: SAESettings, seed: int, val: np.ndarr
     model.input_mean.copy_(data.mean(0))
     model.input_scale.copy_(((data - model.input_mean) ** 2).sum(1).mean().sqrt().clamp_min(1e-12))
     x_all = model.normalise(data)
-    val_x = model.normalise(torch.as_tensor(_as_matrix(val, "validation embeddings"))) if val is not None and len(val) else None
+    has_val = val is not None and len(val)
+    val_x = model.normalise(torch.as_tensor(_as_matrix(val, "validation embeddings"))) if has_val else None
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     history, best_state, best_fvu = TrainingHistory(), None, float("inf")
     batch_size = min(settings.batch_size, len(train))

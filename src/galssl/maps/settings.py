@@ -88,7 +88,7 @@ class MapsSettings:
     extra_columns: tuple[str, ...] = ()
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None, labels: Any = None) -> "MapsSettings":
+    def from_dict(cls, section: Mapping[str, Any] | None, labels: Any = None) -> MapsSettings:
         """Validate the ``maps`` config section (unknown keys, checks across keys) into settings; the label columns
         come from ``labels`` (a galssl.labelspec.ResolvedLabels; None = the Galaxy10 / Galaxy Zoo defaults)."""
         section = dict(section or {})
@@ -98,7 +98,8 @@ class MapsSettings:
         for name, part in parts.items():
             raw = dict(section.get(name) or {})
             reject_unknown_keys(raw, {f.name for f in fields(part)}, f"maps.{name}")
-            built[name] = part(**{key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()})
+            built[name] = part(**{key: tuple(value) if isinstance(value, list) else value
+                                  for key, value in raw.items()})
         truth = section.get("truth_columns")
         from_labels = {} if labels is None else dict(
             vote_columns=tuple(labels.vote_columns), redshift_column=labels.redshift_column,
@@ -112,7 +113,8 @@ class MapsSettings:
         """Cross-key checks the schema cannot express; one ConfigError naming the key."""
         sae = self.sae
         if not sae.groups or any(size < 1 for size in sae.groups):
-            raise ConfigError(f"config error: maps.sae.groups must be a non-empty list of sizes >= 1 (got {list(sae.groups)})")
+            raise ConfigError(f"config error: maps.sae.groups must be a non-empty list of sizes >= 1 "
+                              f"(got {list(sae.groups)})")
         if sae.k > sum(sae.groups):
             raise ConfigError(f"config error: maps.sae.k must be <= the dictionary size sum(maps.sae.groups) = "
                               f"{sum(sae.groups)} (got {sae.k})")
@@ -121,6 +123,6 @@ class MapsSettings:
             raise ConfigError(f"config error: maps.stationarity.noise_scale must be [low, high] with 0 <= low <= high "
                               f"(got {list(self.stationarity.noise_scale)})")
         if self.pca.n_show > self.pca.n_components:
-            raise ConfigError(f"config error: maps.pca.n_show must be <= maps.pca.n_components ({self.pca.n_components}) "
-                              f"(got {self.pca.n_show})")
+            raise ConfigError(f"config error: maps.pca.n_show must be <= maps.pca.n_components "
+                              f"({self.pca.n_components}) (got {self.pca.n_show})")
 

@@ -17,8 +17,13 @@ from torch import nn
 from galssl.errors import ConfigError
 from galssl.methods.backbone import BackboneSettings, create_backbone
 from galssl.methods.base import Method, encoder_module
-from galssl.methods.galaxalign import (GalaxAlign, GalaxAlignNoSymbolsSettings, GalaxAlignSettings,
-                                       GalaxAlignStage1Settings, GalaxAlignStage2Settings)
+from galssl.methods.galaxalign import (
+    GalaxAlign,
+    GalaxAlignNoSymbolsSettings,
+    GalaxAlignSettings,
+    GalaxAlignStage1Settings,
+    GalaxAlignStage2Settings,
+)
 from galssl.methods.mae import MAE, MAESettings
 from galssl.methods.moco import MoCo, MoCoSettings
 from galssl.methods.pixels_pca import PixelPCA, PixelPCASettings
@@ -55,8 +60,8 @@ def method_settings(name: str, config: Mapping[str, Any] | None = None) -> Metho
 def create_method(name: str, *, in_chans: int, img_size: int, config: Mapping[str, Any] | None = None) -> nn.Module:
     """Build method ``name`` for cutouts of ``in_chans`` bands and ``img_size`` x ``img_size`` pixels.
 
-    ``config`` is the ``pretrain.method_config.<name>`` mapping; unknown keys or bad values raise a ConfigError that names
-    ``pretrain.method_config.<name>.<key>``. Weights are never downloaded.
+    ``config`` is the ``pretrain.method_config.<name>`` mapping; unknown keys or bad values raise a ConfigError that
+    names ``pretrain.method_config.<name>.<key>``. Weights are never downloaded.
     """
     settings = method_settings(name, config)
     if in_chans < 1 or img_size < 8:
@@ -65,6 +70,7 @@ def create_method(name: str, *, in_chans: int, img_size: int, config: Mapping[st
 
 
 __all__ = ["GALAXALIGN_METHODS", "GalaxAlign", "GalaxAlignSettings",
-           "METHODS", "BackboneSettings", "MAE", "MAESettings", "Method", "MethodSettings", "MoCo", "MoCoSettings", "PixelPCA", "PixelPCASettings",
+           "METHODS", "BackboneSettings", "MAE", "MAESettings", "Method", "MethodSettings", "MoCo", "MoCoSettings",
+           "PixelPCA", "PixelPCASettings",
            "SimCLR", "SimCLRSettings", "Supervised", "SupervisedSettings", "create_backbone", "create_method",
            "encoder_module", "method_settings"]

@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from galssl.methods.base import augmented_views
-from galssl.methods.clip_model import (clip_image_size, create_clip, custom_clip_config, named_clip_config,
-                                       tokenize)
+from galssl.methods.clip_model import clip_image_size, create_clip, custom_clip_config, named_clip_config, tokenize
 from galssl.methods.prompts import CLASS_TEXT, class_prompts
 from galssl.methods.settings import MethodSettings
 from galssl.symbols import SYMBOLS, check_symbol_names, draw_symbols
@@ -229,7 +228,8 @@ class GalaxAlign(nn.Module):
         """Mean of the active pairwise CLIP losses over the labelled galaxies of the batch (in eval mode: the
         image–text loss)."""
         if "label" not in batch:
-            raise ValueError(f"method {self.name} needs batch['label'] (-1 = unknown): set labels.class_column and labels.table")
+            raise ValueError(f"method {self.name} needs batch['label'] (-1 = unknown): set labels.class_column and "
+                             "labels.table")
         label = batch["label"].long()
         images = augmented_views(batch, 1, self.name)[0] if self.n_views and self.training else batch["image"]
         known = label >= 0

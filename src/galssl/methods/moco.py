@@ -22,8 +22,12 @@ import torch
 import torch.nn.functional as F
 from lightly.models.modules import MoCoProjectionHead
 from lightly.models.modules.memory_bank import MemoryBankModule
-from lightly.models.utils import (batch_shuffle_distributed, batch_unshuffle_distributed, deactivate_requires_grad,
-                                  update_momentum)
+from lightly.models.utils import (
+    batch_shuffle_distributed,
+    batch_unshuffle_distributed,
+    deactivate_requires_grad,
+    update_momentum,
+)
 from torch import nn
 
 from galssl.methods.backbone import BackboneSettings, build_backbone

@@ -45,7 +45,8 @@ class _Projection(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         flat = images.reshape(images.shape[0], -1).float()
         if flat.shape[1] != self.mean.shape[0]:
-            raise ConfigError(f"pixels_pca was fitted on {self.mean.shape[0]} pixel values per image, got {flat.shape[1]}")
+            raise ConfigError(f"pixels_pca was fitted on {self.mean.shape[0]} pixel values per image, "
+                              f"got {flat.shape[1]}")
         return (flat - self.mean) @ self.components.T
 
 

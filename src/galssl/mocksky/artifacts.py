@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from galssl.mocksky.instruments import BandSpec
+from galssl.instruments import BandSpec
 
 
 def add_cosmic_rays(image: np.ndarray, rng: np.random.Generator, spec: BandSpec, n_hits: int,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from galssl.gztree import DecisionTree
-from galssl.mocksky.instruments import load_instrument
+from galssl.instruments import load_instrument
 from galssl.mocksky.labels import feature_visibility, simulate_votes
 from galssl.mocksky.photometry import Photometry
 from galssl.mocksky.render import body_flux_nmgy
@@ -56,9 +56,11 @@ def labels_table(sky: MockSky, tree_name: str = VOTES_TREE) -> pd.DataFrame:
         row.update({f"mag_{settings.labels_instrument}_{band}": mag for band, mag in mags.items()})
         reference_mag = mags[instrument.reference_band]
         r_eff = float(row.get("r_eff_arcsec", float("nan")))
-        visibility = 0.0 if math.isnan(r_eff) or math.isnan(reference_mag) else feature_visibility(r_eff, reference_mag, instrument)
+        visibility = 0.0 if math.isnan(r_eff) or math.isnan(reference_mag) \
+            else feature_visibility(r_eff, reference_mag, instrument)
         row["feature_visibility"] = visibility
-        row.update(simulate_votes(obj, tree, visibility, settings.volunteers, object_rng(sky.seed, f"votes:{object_id}")))
+        row.update(simulate_votes(obj, tree, visibility, settings.volunteers,
+                                  object_rng(sky.seed, f"votes:{object_id}")))
         rows.append(row)
     table = pd.DataFrame(rows)
     table["artifact_kind"] = table["artifact_kind"].fillna("").astype(str)

@@ -8,8 +8,8 @@ import numpy as np
 from astropy.io import fits
 
 from galssl import __version__
+from galssl.instruments import ZEROPOINT_NMGY
 from galssl.io import atomic_path
-from galssl.mocksky.instruments import ZEROPOINT_NMGY
 from galssl.mocksky.sky import Cutout
 
 
@@ -34,7 +34,7 @@ def write_cutouts(path: str | os.PathLike, cutouts: list[Cutout], survey: str, o
     primary = fits.PrimaryHDU()
     primary.header["OBJECT"] = object_id
     primary.header["SURVEY"] = survey
-    hdus = [primary] + [fits.ImageHDU(np.asarray(c.image, dtype=np.float32), header=cutout_header(c, survey, object_id, seed),
-                                      name=c.band) for c in cutouts]
+    hdus = [primary] + [fits.ImageHDU(np.asarray(c.image, dtype=np.float32),
+                                      header=cutout_header(c, survey, object_id, seed), name=c.band) for c in cutouts]
     with atomic_path(path, suffix=".tmp.fits") as tmp:
         fits.HDUList(hdus).writeto(tmp, overwrite=True)

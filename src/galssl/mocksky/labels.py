@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from galssl.gztree import DecisionTree, count_column, fraction_column, total_column
-from galssl.mocksky.instruments import Instrument
+from galssl.instruments import Instrument
 from galssl.mocksky.truth import MockObject
 
 CONFUSION = 0.08

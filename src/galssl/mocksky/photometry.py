@@ -16,7 +16,7 @@ from astropy import units as u
 from astropy.cosmology import FlatLambdaCDM
 from astropy.table import Table
 
-from galssl.mocksky.instruments import ZEROPOINT_NMGY, Instrument
+from galssl.instruments import ZEROPOINT_NMGY, Instrument
 from galssl.resources import resource_path
 
 SED_TEMPLATES: dict[str, str] = {

@@ -16,7 +16,7 @@ import numpy as np
 from astropy.wcs import WCS
 from scipy.signal import fftconvolve
 
-from galssl.mocksky.instruments import BandSpec
+from galssl.instruments import BandSpec
 from galssl.mocksky.photometry import Photometry, mag_to_nmgy
 from galssl.mocksky.structure import Body, to_galaxy_plane
 
@@ -62,7 +62,7 @@ class Grid:
     oversample: int = OVERSAMPLE
 
     @classmethod
-    def from_wcs(cls, wcs: WCS, shape: tuple[int, int], margin: int) -> "Grid":
+    def from_wcs(cls, wcs: WCS, shape: tuple[int, int], margin: int) -> Grid:
         return cls(shape, np.asarray(wcs.wcs.cd) * 3600.0, np.asarray(wcs.wcs.crpix, dtype=float), margin)
 
     @cached_property
@@ -119,7 +119,8 @@ def body_flux_nmgy(body: Body, band: str, photometry: Photometry) -> list[float]
     """Flux (nanomaggies) of each component of a body in ``band`` (one value for a star)."""
     if body.is_star:
         return [float(mag_to_nmgy(photometry.star_mag(body.star_temperature_index, band, body.star_mag_r)))]
-    return [float(mag_to_nmgy(photometry.apparent_mag(c.sed, band, body.absolute_mag_r - 2.5 * math.log10(c.light_fraction),
+    return [float(mag_to_nmgy(photometry.apparent_mag(c.sed, band,
+                                                      body.absolute_mag_r - 2.5 * math.log10(c.light_fraction),
                                                       body.redshift))) if c.light_fraction > 0 else 0.0
             for c in body.components]
 

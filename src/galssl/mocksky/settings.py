@@ -52,7 +52,7 @@ class MockSettings:
     gallery_size_px: int = 80
 
     @classmethod
-    def from_dict(cls, section: dict[str, Any]) -> "MockSettings":
+    def from_dict(cls, section: dict[str, Any]) -> MockSettings:
         """Build from the (schema-validated) ``mock`` config section; missing keys take the defaults."""
         patch = section.get("patch", {})
         redshift = section.get("redshift", {})
@@ -93,7 +93,8 @@ class MockSettings:
         if self.n_objects < 1:
             raise ConfigError(f"config error: mock.n_objects must be >= 1 (got {self.n_objects})")
         if not 0 <= self.z_min < self.z_max:
-            raise ConfigError(f"config error: mock.redshift needs 0 <= min < max (got min={self.z_min}, max={self.z_max})")
+            raise ConfigError(f"config error: mock.redshift needs 0 <= min < max "
+                              f"(got min={self.z_min}, max={self.z_max})")
         if sum(self.class_fractions.values()) <= 0:
             raise ConfigError("config error: mock.class_fractions must not all be zero")
         if self.star_fraction + self.artifact_fraction >= 1:

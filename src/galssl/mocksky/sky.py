@@ -9,11 +9,18 @@ import numpy as np
 import pandas as pd
 from astropy.wcs import WCS
 
+from galssl.instruments import Instrument, load_instrument
 from galssl.mocksky import artifacts
-from galssl.mocksky.instruments import Instrument, load_instrument
 from galssl.mocksky.photometry import SED_TEMPLATES, STAR_TEMPERATURES_K, Photometry, mag_to_nmgy
-from galssl.mocksky.render import (Grid, add_noise, body_templates, convolve_and_bin, gnomonic_offsets_arcsec, make_wcs,
-                                   paint_band)
+from galssl.mocksky.render import (
+    Grid,
+    add_noise,
+    body_templates,
+    convolve_and_bin,
+    gnomonic_offsets_arcsec,
+    make_wcs,
+    paint_band,
+)
 from galssl.mocksky.settings import MockSettings
 from galssl.mocksky.structure import Body, Component, Sersic
 from galssl.mocksky.truth import MockObject, build_object, object_rng
@@ -82,13 +89,15 @@ class MockSky:
         return pd.DataFrame({"object_id": self.object_ids, "ra": self.ra, "dec": self.dec})
 
     # -- sources in a field -----------------------------------------------------------------------------------
-    def _field_bodies(self, ra0: float, dec0: float, radius_arcsec: float, instrument: str) -> list[tuple[float, float, Body]]:
+    def _field_bodies(self, ra0: float, dec0: float, radius_arcsec: float,
+                      instrument: str) -> list[tuple[float, float, Body]]:
         """Faint field galaxies and stars (not in the catalogue) generated per 1-arcmin sky cell."""
         photometry = self.photometry(instrument)
         reference = load_instrument(instrument).reference_band
         cos_dec = max(math.cos(math.radians(dec0)), 1e-3)
         reach = radius_arcsec / 60.0 + FIELD_CELL_ARCMIN
-        rows = range(math.floor((dec0 * 60 - reach) / FIELD_CELL_ARCMIN), math.floor((dec0 * 60 + reach) / FIELD_CELL_ARCMIN) + 1)
+        rows = range(math.floor((dec0 * 60 - reach) / FIELD_CELL_ARCMIN),
+                     math.floor((dec0 * 60 + reach) / FIELD_CELL_ARCMIN) + 1)
         cols = range(math.floor((ra0 * 60 * cos_dec - reach) / FIELD_CELL_ARCMIN),
                      math.floor((ra0 * 60 * cos_dec + reach) / FIELD_CELL_ARCMIN) + 1)
         bodies = []
@@ -113,7 +122,8 @@ class MockSky:
                         sed = str(rng.choice(list(SED_TEMPLATES)))
                         absolute = mag - photometry.apparent_mag(sed, reference, 0.0, z)
                         shape = Sersic(rng.uniform(0.8, 4.0), rng.uniform(0.25, 1.2))
-                        body = Body(0.0, 0.0, rng.uniform(0, 180), rng.uniform(0.3, 1.0), absolute, z, (Component(shape, sed, 1.0),))
+                        body = Body(0.0, 0.0, rng.uniform(0, 180), rng.uniform(0.3, 1.0), absolute, z,
+                                    (Component(shape, sed, 1.0),))
                     bodies.append((float(xi), float(eta), body))
         return bodies
 
@@ -161,13 +171,15 @@ class MockSky:
                     col, row = grid.sub_pixel_of(xi + body.dx_arcsec, eta + body.dy_arcsec)
                     flux = float(mag_to_nmgy(photometry.star_mag(body.star_temperature_index, band, body.star_mag_r)))
                     artifacts.add_spikes(image, (col + 0.5) / grid.oversample - 0.5 - grid.margin,
-                                         (row + 0.5) / grid.oversample - 0.5 - grid.margin, flux, psf_fwhm_arcsec[band], spec)
+                                         (row + 0.5) / grid.oversample - 0.5 - grid.margin, flux,
+                                         psf_fwhm_arcsec[band], spec)
             image = add_noise(image, spec, noise_rngs[band])
             artifacts.saturate(image, spec.saturation_nmgy)
             images[band] = image
         return images
 
-    def object_cutouts(self, object_id: str, instrument_name: str, bands: list[str], size_arcsec: float) -> list[Cutout]:
+    def object_cutouts(self, object_id: str, instrument_name: str, bands: list[str],
+                       size_arcsec: float) -> list[Cutout]:
         """Native-pixel cutouts of one catalogue object in each band, as a survey service would deliver them.
 
         The WCS carries a random rotation and sub-pixel offset (shared by bands of one pixel scale, as on one

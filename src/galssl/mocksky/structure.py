@@ -121,7 +121,8 @@ class Lopsided:
     def profile(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = np.sqrt(x * x + y * y)
         theta = np.arctan2(y, x)
-        return np.exp(-r / self.h) * np.clip(1 + self.amplitude * (r / self.h) * np.cos(theta - self.angle_rad), 0, None)
+        lopsided = 1 + self.amplitude * (r / self.h) * np.cos(theta - self.angle_rad)
+        return np.exp(-r / self.h) * np.clip(lopsided, 0, None)
 
     @cached_property
     def total(self) -> float:

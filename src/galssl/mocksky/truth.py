@@ -16,7 +16,7 @@ import numpy as np
 
 from galssl.mocksky.photometry import STAR_TEMPERATURES_K, Photometry
 from galssl.mocksky.settings import GALAXY10_CLASSES
-from galssl.mocksky.structure import (Body, Component, DustLane, Knots, Lopsided, Ring, Sersic, SpiralArms)
+from galssl.mocksky.structure import Body, Component, DustLane, Knots, Lopsided, Ring, Sersic, SpiralArms
 
 OBJECT_TYPES = ("galaxy", "star", "artifact")
 ARTIFACT_KINDS = ("satellite_trail", "cosmic_ray", "saturated_star")
@@ -99,7 +99,8 @@ def _spheroid(rng, cls: str, absolute_mag: float, z: float, kpc_arcsec: float, t
     components = [Component(Sersic(n, r_eff / kpc_arcsec), "E", 1.0 - disk_frac)]
     if disk_frac > 0:
         components.append(Component(Sersic(1.0, 1.3 * r_eff / kpc_arcsec), "E", disk_frac))
-    truth.update(r_eff_kpc=r_eff, sersic_n=n, bulge_fraction=1.0 - disk_frac, axis_ratio=q, inclination_deg=float("nan"))
+    truth.update(r_eff_kpc=r_eff, sersic_n=n, bulge_fraction=1.0 - disk_frac, axis_ratio=q,
+                 inclination_deg=float("nan"))
     return Body(0.0, 0.0, rng.uniform(0, 180), q, absolute_mag, z, tuple(components))
 
 
@@ -140,7 +141,8 @@ def _disk(rng, cls: str, absolute_mag: float, z: float, kpc_arcsec: float, truth
             bar_length = h * rng.uniform(1.0, 1.8)
             bar_fraction = disk_fraction * rng.uniform(0.10, 0.2)
             bar_angle = rng.uniform(0, np.pi)
-            components.append(Component(Sersic(0.5, bar_length * 0.55, rng.uniform(0.22, 0.32), bar_angle), "E", bar_fraction))
+            components.append(Component(Sersic(0.5, bar_length * 0.55, rng.uniform(0.22, 0.32), bar_angle), "E",
+                                        bar_fraction))
             disk_fraction -= bar_fraction
             r_start = bar_length * 0.9
             phase = bar_angle
@@ -162,7 +164,8 @@ def _disk(rng, cls: str, absolute_mag: float, z: float, kpc_arcsec: float, truth
         disk_fraction -= clump_fraction
     disk_sed = "Sbc" if bulge_fraction > 0.2 else "Scd"
     if cls == "disturbed":
-        components.append(Component(Lopsided(h, rng.uniform(0.3, 0.8), rng.uniform(0, 2 * np.pi)), "Scd", disk_fraction * 0.85))
+        components.append(Component(Lopsided(h, rng.uniform(0.3, 0.8), rng.uniform(0, 2 * np.pi)), "Scd",
+                                    disk_fraction * 0.85))
         tail = _tidal_tail(rng, 1.5 * h, rng.uniform(0, 2 * np.pi), h * rng.uniform(2, 4), rng.uniform(-1.5, 1.5))
         components.append(Component(tail, "Scd", disk_fraction * 0.15, projected=False))
     else:
@@ -184,20 +187,23 @@ def _merger(rng, absolute_mag: float, z: float, kpc_arcsec: float, truth: dict) 
     primary = (_spheroid if primary_cls == "round_smooth" else _disk)(rng, primary_cls, mag_primary, z, kpc_arcsec, sub)
     companion_cls = str(rng.choice(["in_between_round_smooth", "unbarred_tight_spiral", "disturbed"]))
     mag_companion = mag_primary - 2.5 * math.log10(flux_ratio)
-    companion = (_spheroid if companion_cls.endswith("smooth") else _disk)(rng, companion_cls, mag_companion, z, kpc_arcsec, {})
+    companion = (_spheroid if companion_cls.endswith("smooth") else _disk)(rng, companion_cls, mag_companion, z,
+                                                                            kpc_arcsec, {})
     separation = sub["r_eff_kpc"] / kpc_arcsec * rng.uniform(1.0, 2.2)
     angle = rng.uniform(0, 2 * np.pi)
     scale = sub["r_eff_kpc"] / kpc_arcsec
     tails = []
     for sign in (1.0, -1.0):
         tails.append(Component(_tidal_tail(rng, 0.6 * scale, angle + (0 if sign > 0 else np.pi) + rng.normal(0, 0.4),
-                                           scale * rng.uniform(2.5, 4.5), sign * rng.uniform(0.8, 1.8)), "Sbc", 0.12, projected=False))
+                                           scale * rng.uniform(2.5, 4.5), sign * rng.uniform(0.8, 1.8)), "Sbc", 0.12,
+                               projected=False))
     primary = Body(0.0, 0.0, primary.pa_deg, primary.axis_ratio, primary.absolute_mag_r, z,
-                   tuple(Component(c.shape, c.sed, c.light_fraction * 0.88, c.projected) for c in primary.components) + (tails[0],),
-                   dust=primary.dust)
+                   tuple(Component(c.shape, c.sed, c.light_fraction * 0.88, c.projected) for c in primary.components)
+                   + (tails[0],), dust=primary.dust)
     companion = Body(separation * math.cos(angle), separation * math.sin(angle), companion.pa_deg, companion.axis_ratio,
                      companion.absolute_mag_r, z,
-                     tuple(Component(c.shape, c.sed, c.light_fraction * 0.88, c.projected) for c in companion.components) + (tails[1],))
+                     tuple(Component(c.shape, c.sed, c.light_fraction * 0.88, c.projected)
+                           for c in companion.components) + (tails[1],))
     truth.update(sub, companion_flux_ratio=flux_ratio, companion_separation_kpc=separation * kpc_arcsec, is_merger=True)
     return [primary, companion]
 
@@ -215,7 +221,8 @@ def build_object(seed: int, object_id: str, class_probabilities: list[float], st
                    "sersic_n": float("nan"), "bulge_fraction": float("nan"), "axis_ratio": float("nan"),
                    "inclination_deg": float("nan"), "n_arms": 0, "pitch_deg": float("nan"), "has_bar": False,
                    "has_ring": False, "has_dust_lane": False, "n_clumps": 0, "is_merger": False,
-                   "companion_flux_ratio": float("nan"), "companion_separation_kpc": float("nan"), "star_mag_r": float("nan")}
+                   "companion_flux_ratio": float("nan"), "companion_separation_kpc": float("nan"),
+                   "star_mag_r": float("nan")}
     if object_type == "star":
         mag = rng.uniform(15.5, 21.5)
         temp_index = int(rng.integers(len(STAR_TEMPERATURES_K)))
@@ -232,7 +239,8 @@ def build_object(seed: int, object_id: str, class_probabilities: list[float], st
             bodies = [Body(rng.uniform(-3, 3), rng.uniform(-3, 3), 0.0, 1.0, float("nan"), 0.0, (), star_mag_r=mag,
                            star_temperature_index=int(rng.integers(len(STAR_TEMPERATURES_K))))]
         return MockObject(object_id, object_type, bodies, truth, artifact_kind=kind)
-    class_index = GALAXY10_CLASSES.index(force_class) if force_class else int(rng.choice(len(GALAXY10_CLASSES), p=class_probabilities))
+    class_index = GALAXY10_CLASSES.index(force_class) if force_class \
+        else int(rng.choice(len(GALAXY10_CLASSES), p=class_probabilities))
     cls = GALAXY10_CLASSES[class_index]
     z = float(force_z) if force_z is not None else redshift_draw(rng, z_min, z_max)
     early = cls.endswith("smooth")

@@ -7,12 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from galssl.augment import Compose  # noqa: E402
-from galssl.plots.composite import composite_bands, image_rgb  # noqa: E402
+from galssl.augment import Compose
+from galssl.composite import composite_bands, image_rgb
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -111,9 +111,9 @@ def augmentation_figure_from_shards(shards: Sequence[str], manifest_path: str, s
     """The augmentation figure for a survey: four showcase galaxies of its first shard, the configured
     augmentations one by one, then composed in training order."""
     from galssl.augment import build_augmentations
+    from galssl.augment.settings import augment_config
     from galssl.data import load_manifest
     from galssl.display import manifest_is_display
-    from galssl.augment.settings import augment_config
     from galssl.shards import read_images
 
     manifest = load_manifest(manifest_path)

@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.patches import Rectangle
 
-from galssl.errors import DataError  # noqa: E402
-from galssl.plots.composite import image_rgb  # noqa: E402
+from galssl.composite import image_rgb
+from galssl.errors import DataError
 
 SPLIT_ORDER = ("train", "val", "test")
 """Splits in the order they are shown (any other split follows, sorted)."""
@@ -125,9 +125,9 @@ def cutouts_figure_from_files(shards: Sequence[str], manifest_path: str, labels_
 
     from galssl.data import load_manifest
     from galssl.display import manifest_is_display
-    from galssl.evaluate.labelled import read_table
     from galssl.labelspec import ResolvedLabels
     from galssl.shards import read_images_for
+    from galssl.tables import read_table
 
     manifest = load_manifest(manifest_path)
     objects = pd.concat([pq.read_table(path, columns=["object_id", "split"]).to_pandas() for path in shards],
@@ -137,7 +137,8 @@ def cutouts_figure_from_files(shards: Sequence[str], manifest_path: str, labels_
     if labels_path and labels.class_column:
         table = read_table(labels_path, "labels table").drop_duplicates("object_id")
         if labels.class_column not in table.columns:
-            raise DataError(f"labels table {labels_path} has no class column {labels.class_column!r} (labels.class_column)")
+            raise DataError(f"labels table {labels_path} has no class column {labels.class_column!r} "
+                            "(labels.class_column)")
         values = pd.to_numeric(table.set_index("object_id")[labels.class_column], errors="coerce")
         objects["label"] = values.reindex(objects["object_id"]).fillna(-1).astype("int64").to_numpy()
         class_names, per_group = labels.class_name_map(table), per_class

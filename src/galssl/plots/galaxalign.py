@@ -7,14 +7,14 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.errors import DataError  # noqa: E402
-from galssl.methods.prompts import prompt  # noqa: E402
-from galssl.plots.probes import confusion_figure  # noqa: E402
-from galssl.symbols import draw_symbol  # noqa: E402
+from galssl.errors import DataError
+from galssl.methods.prompts import prompt
+from galssl.plots.probes import confusion_figure
+from galssl.symbols import draw_symbol
 
 
 def symbol_overview_figure(names: Sequence[str], size: int = 128,

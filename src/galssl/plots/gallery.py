@@ -1,57 +1,30 @@
-"""The mock-sky gallery: every Galaxy10 class at several redshifts, as colour composites."""
+"""The mock-sky gallery figure: every Galaxy10 class at several redshifts, as colour composites of the cutouts
+``galssl.mocksky.gallery`` renders."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from galssl.mocksky.instruments import load_instrument  # noqa: E402
-from galssl.mocksky.render import make_wcs  # noqa: E402
-from galssl.mocksky.settings import GALAXY10_CLASSES  # noqa: E402
-from galssl.mocksky.sky import MockSky  # noqa: E402
-from galssl.mocksky.truth import object_rng  # noqa: E402
-from galssl.plots.composite import composite_bands, lupton_rgb  # noqa: E402
+from galssl.composite import lupton_rgb
 
 
-def gallery_images(sky: MockSky) -> list[list[tuple[np.ndarray, str, float]]]:
-    """Rows of (RGB image, class name, z): each class rendered alone (no field sources) at each gallery redshift."""
-    settings = sky.settings
-    instrument = load_instrument(settings.gallery_instrument)
-    bands = composite_bands(instrument.name, list(instrument.bands))
-    scale = instrument.band(bands[1]).pixel_scale_arcsec
-    size = settings.gallery_size_px
-    rows = []
-    for cls in GALAXY10_CLASSES:
-        row = []
-        for z in settings.gallery_redshifts:
-            key = f"gallery:{cls}:{z:.4f}"
-            obj = sky.build(key, force_class=cls, force_z=z)
-            wcs = make_wcs(settings.ra_center_deg, settings.dec_center_deg, scale, (size, size))
-            fwhm = {band: instrument.band(band).psf_fwhm_arcsec for band in bands}
-            rngs = {band: object_rng(sky.seed, f"{key}:noise:{band}") for band in bands}
-            scene = [(0.0, 0.0, body) for body in obj.bodies]
-            images = sky.render(wcs, (size, size), instrument, list(dict.fromkeys(bands)), fwhm, rngs, scene)
-            rgb = lupton_rgb(images[bands[0]], images[bands[1]], images[bands[2]], bands)
-            row.append((rgb, cls, z))
-        rows.append(row)
-    return rows
-
-
-def gallery_figure(sky: MockSky) -> plt.Figure:
-    """A labelled grid: one row per Galaxy10 class, one column per redshift."""
-    rows = gallery_images(sky)
+def gallery_figure(rows: Sequence[Sequence[tuple[Mapping[str, np.ndarray], str, float]]], bands: Sequence[str],
+                   instrument: str, pixel_scale_arcsec: float, seed: int) -> plt.Figure:
+    """A labelled grid: one row per Galaxy10 class, one column per redshift. Each cell is (image per band, class
+    name, z); ``bands`` are the composite's three bands (red, green, blue), ``pixel_scale_arcsec`` sets the 10"
+    scale bar."""
     n_rows, n_cols = len(rows), len(rows[0])
-    settings = sky.settings
-    instrument = load_instrument(settings.gallery_instrument)
-    bands = composite_bands(instrument.name, list(instrument.bands))
-    scale = instrument.band(bands[1]).pixel_scale_arcsec
+    scale = pixel_scale_arcsec
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.1 * n_cols, 2.25 * n_rows), squeeze=False)
     for r, row in enumerate(rows):
-        for c, (rgb, cls, z) in enumerate(row):
+        for c, (images, cls, z) in enumerate(row):
+            rgb = lupton_rgb(images[bands[0]], images[bands[1]], images[bands[2]], list(bands))
             ax = axes[r][c]
             ax.imshow(rgb, origin="lower", interpolation="nearest")
             ax.set_xticks([])
@@ -63,9 +36,7 @@ def gallery_figure(sky: MockSky) -> plt.Figure:
     bar_px = 10.0 / scale
     axes[-1][0].plot([4, 4 + bar_px], [4, 4], color="white", lw=2)
     axes[-1][0].text(4 + bar_px / 2, 7, '10"', color="white", ha="center", fontsize=7)
-    fig.suptitle(f"galssl mock sky: Galaxy10 classes as seen by mock {instrument.name} "
-                 f"({'/'.join(bands)} composite, {scale:g}\"/px, seed {sky.seed})", fontsize=9)
+    fig.suptitle(f"galssl mock sky: Galaxy10 classes as seen by mock {instrument} "
+                 f"({'/'.join(bands)} composite, {scale:g}\"/px, seed {seed})", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.985), h_pad=0.3, w_pad=0.3)
     return fig
-
-

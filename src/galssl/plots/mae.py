@@ -5,14 +5,14 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from galssl.checkpoint import load_encoder  # noqa: E402
-from galssl.data import ShardDataset, centre_crop, load_manifest, normaliser_from_manifest  # noqa: E402
-from galssl.errors import DataError  # noqa: E402
-from galssl.plots.composite import composite_bands  # noqa: E402
+from galssl.checkpoint import load_encoder
+from galssl.composite import composite_bands
+from galssl.data import ShardDataset, centre_crop, load_manifest, normaliser_from_manifest
+from galssl.errors import DataError
 
 
 def stretched_rgb(images: list[np.ndarray], channels: list[int]) -> list[np.ndarray]:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.maps.pca import components_for_fraction  # noqa: E402
-from galssl.plots.maps_thumbnails import ThumbnailRow, composites, thumbnail_grid  # noqa: E402
+from galssl.plots.maps_thumbnails import ThumbnailRow, composites, thumbnail_grid
+
+MARK_COLOURS = {0.5: "tab:green", 0.9: "tab:orange", 0.99: "tab:red"}
+"""Colour of each marked cumulative explained-variance fraction."""
 
 
-def variance_figure(explained_variance_ratio: np.ndarray, title: str) -> plt.Figure:
-    """Explained variance ratio per component (log) and its cumulative sum, with the 50/90/99 % marks."""
+def variance_figure(explained_variance_ratio: np.ndarray, marks: Mapping[float, int], title: str) -> plt.Figure:
+    """Explained variance ratio per component (log) and its cumulative sum, with the marked fractions (50/90/99 %)
+    and the fewest components reaching each (``marks``: fraction -> components)."""
     ratio = np.asarray(explained_variance_ratio, dtype=float)
     index = np.arange(1, len(ratio) + 1)
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
@@ -26,8 +30,8 @@ def variance_figure(explained_variance_ratio: np.ndarray, title: str) -> plt.Fig
     left.set_ylabel("explained variance ratio")
     left.grid(alpha=0.3, which="both")
     right.plot(index, np.cumsum(ratio), lw=1.5)
-    for fraction, colour in ((0.5, "tab:green"), (0.9, "tab:orange"), (0.99, "tab:red")):
-        needed = components_for_fraction(ratio, fraction)
+    for fraction, needed in marks.items():
+        colour = MARK_COLOURS.get(fraction, "tab:grey")
         right.axhline(fraction, color=colour, lw=0.8, ls="--")
         right.axvline(needed, color=colour, lw=0.8, ls=":")
         right.annotate(f"{fraction:.0%}: {needed}", (needed, fraction), xytext=(4, -12), textcoords="offset points",
@@ -69,20 +73,22 @@ def spearman_heatmap(rho: np.ndarray, target_names: Sequence[str], title: str, n
     return figure
 
 
-def extremes_figure(images: np.ndarray, negative: np.ndarray, positive: np.ndarray, scores: np.ndarray,
-                    explained_variance_ratio: np.ndarray, bands: Sequence[str], survey: str, title: str,
-                    display: bool = False) -> plt.Figure:
+def extremes_figure(extremes: pd.DataFrame, images: Mapping[str, np.ndarray], explained_variance_ratio: np.ndarray,
+                    bands: Sequence[str], survey: str, title: str, display: bool = False) -> plt.Figure:
     """One row per component: the most negative galaxies | the most positive ones, captioned with their score.
 
-    ``images`` (M, bands, H, W) are the cutouts of the rows ``np.unique(concat(negative, positive))`` in that order
-    (``display``: display images, shown as they are).
+    ``extremes`` has component (1-based), end (negative, positive), rank (1 = most extreme), object_id and score;
+    ``images`` maps object_id to its (bands, H, W) cutout (``display``: display images, shown as they are).
     """
-    order = np.unique(np.concatenate([negative.ravel(), positive.ravel()]))
-    rgb = dict(zip(order.tolist(), composites(images, bands, survey, display)))
-    rows = []
-    for component, (low, high) in enumerate(zip(negative, positive)):
-        shown = list(low) + list(high)
-        rows.append(ThumbnailRow(label=f"PC{component + 1}\n{explained_variance_ratio[component]:.1%}",
-                                 images=[rgb[int(index)] for index in shown],
-                                 captions=[f"{scores[int(index), component]:+.2g}" for index in shown]))
-    return thumbnail_grid(rows, title, gap_after=negative.shape[1], column_titles=("most negative", "most positive"))
+    shown = list(dict.fromkeys(extremes["object_id"]))
+    rgb = dict(zip(shown, composites([images[object_id] for object_id in shown], bands, survey, display)))
+    rows, n_negative = [], 0
+    for component, group in extremes.groupby("component", sort=True):
+        ends = {end: part.sort_values("rank") for end, part in group.groupby("end")}
+        low, high = ends.get("negative", group.iloc[:0]), ends.get("positive", group.iloc[:0])
+        n_negative = max(n_negative, len(low))
+        chosen = pd.concat([low, high])
+        rows.append(ThumbnailRow(label=f"PC{component}\n{explained_variance_ratio[component - 1]:.1%}",
+                                 images=[rgb[object_id] for object_id in chosen["object_id"]],
+                                 captions=[f"{score:+.2g}" for score in chosen["score"]]))
+    return thumbnail_grid(rows, title, gap_after=n_negative, column_titles=("most negative", "most positive"))

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.plots.maps_pca import short_target  # noqa: E402
-from galssl.plots.maps_thumbnails import ThumbnailRow, thumbnail_grid  # noqa: E402
+from galssl.plots.maps_pca import short_target
+from galssl.plots.maps_thumbnails import ThumbnailRow, composites, thumbnail_grid
 
 
-def top_activating_figure(rows: Sequence[ThumbnailRow], title: str) -> plt.Figure:
-    """One row per feature, its top-activating galaxies left to right."""
-    return thumbnail_grid(rows, title)
+def latent_rows(latents: pd.DataFrame, top: Mapping[int, Sequence[tuple[str, float]]],
+                rgb: Mapping[str, np.ndarray]) -> list[ThumbnailRow]:
+    """One row per latent (rows of sae_features: feature, group, frequency, max_abs_rho, rho, best_target): its
+    label, then its top galaxies (``top``: (object_id, activation), most active first; ``rgb``: composite by
+    object_id) captioned with their activation."""
+    rows = []
+    for latent in latents.itertuples(index=False):
+        label = f"latent {latent.feature} (group {latent.group + 1})\nfires on {latent.frequency:.1%}"
+        if np.isfinite(latent.max_abs_rho):
+            label += f"\nρ={latent.rho:+.2f} with\n" + short_target(latent.best_target).replace(": ", ":\n")
+        shown = top[int(latent.feature)]
+        rows.append(ThumbnailRow(label, [rgb[object_id] for object_id, _ in shown],
+                                 [f"{activation:.2g}" for _, activation in shown]))
+    return rows or [ThumbnailRow("no latent qualifies", [], [])]
+
+
+def top_activating_figure(latents: pd.DataFrame, top: Mapping[int, Sequence[tuple[str, float]]],
+                          images: Mapping[str, np.ndarray], bands: Sequence[str], survey: str, title: str,
+                          display: bool = False) -> plt.Figure:
+    """One row per latent, its top-activating galaxies left to right (``images``: (bands, H, W) cutout by
+    object_id; ``display``: display images, shown as they are)."""
+    shown = list(dict.fromkeys(object_id for galaxies in top.values() for object_id, _ in galaxies))
+    rgb = dict(zip(shown, composites([images[object_id] for object_id in shown], bands, survey, display)))
+    return thumbnail_grid(latent_rows(latents, top, rgb), title)
 
 
 def alignment_figure(pca_feature_best: np.ndarray, sae_feature_best: np.ndarray, pca_vote_best: np.ndarray,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from galssl.plots.composite import image_rgb  # noqa: E402
+from galssl.composite import image_rgb
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,8 @@ class ThumbnailRow:
     captions: Sequence[str]
 
 
-def composites(images: np.ndarray, bands: Sequence[str], survey: str, display: bool = False) -> list[np.ndarray]:
+def composites(images: np.ndarray | Sequence[np.ndarray], bands: Sequence[str], survey: str,
+               display: bool = False) -> list[np.ndarray]:
     """Colour composites of (n, bands, H, W) flux cutouts (``display``: display images, shown as they are)."""
     return [image_rgb(np.asarray(image), list(bands), survey, display) for image in images]
 
@@ -56,5 +57,6 @@ def thumbnail_grid(rows: Sequence[ThumbnailRow], title: str, gap_after: int | No
         axes[0, gap_after // 2].set_title(column_titles[0], fontsize=9)
         axes[0, gap_after + 1 + (n_images - gap_after) // 2].set_title(column_titles[1], fontsize=9)
     figure.suptitle(title, fontsize=10)
-    figure.subplots_adjust(left=label_in / width_in, right=0.99, top=1 - 0.6 / (panel_in * 1.2 * len(rows) + 0.9), bottom=0.02)
+    height_in = panel_in * 1.2 * len(rows) + 0.9
+    figure.subplots_adjust(left=label_in / width_in, right=0.99, top=1 - 0.6 / height_in, bottom=0.02)
     return figure

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.plots.maps_pca import short_target  # noqa: E402
+from galssl.plots.maps_pca import short_target
 
 
 def thumbnail_map_figure(cells: pd.DataFrame, thumbnails: Sequence[np.ndarray], title: str,

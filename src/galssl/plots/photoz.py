@@ -6,13 +6,13 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.errors import DataError  # noqa: E402
-from galssl.evaluate import metrics  # noqa: E402
-from galssl.plots.probes import method_style, ordered_methods  # noqa: E402
+from galssl import metrics
+from galssl.errors import DataError
+from galssl.plots.probes import method_style, ordered_methods
 
 _METRIC_LABELS = {"sigma_mad": "σ_MAD", "eta": "η [%] (|Δz| > 0.05)", "bias": "bias ⟨Δz⟩", "crps": "mean CRPS"}
 

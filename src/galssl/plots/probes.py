@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.errors import DataError  # noqa: E402
-from galssl.evaluate import metrics  # noqa: E402
+from galssl import metrics
+from galssl.errors import DataError
 
 SUPERVISED_FROM_SCRATCH = "supervised_from_scratch"
 """Method name of the encoder trained end-to-end on N labels (a reference curve, drawn in every panel)."""

@@ -8,19 +8,14 @@ import textwrap
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from galssl.evaluate.search import (  # noqa: E402
-    Neighbour,
-    SearchIndex,
-    SearchSettings,
-    choose_queries,
-    index_kind,
-    known_classes,
-    load_index,
-)
-from galssl.plots.composite import image_rgb  # noqa: E402
+from galssl.composite import image_rgb
+from galssl.errors import DataError
+from galssl.label_table import known_classes
+from galssl.search_index import Neighbour, SearchIndex, SearchSettings, index_kind, load_index
 
 QUERY_COLOUR, SAME_COLOUR, OTHER_COLOUR = "#f2b701", "#2ca02c", "#d62728"
 """Frames: the query; a neighbour of the query's class; a neighbour of another class."""
@@ -39,6 +34,29 @@ def _label(ax: plt.Axes, text: str, where: str) -> None:
     text = textwrap.fill(text, 16)  # long class names in two lines, inside the stamp
     ax.text(x, y, text, transform=ax.transAxes, va=va, ha=ha, color="white", fontsize=6, linespacing=1.0,
             bbox=dict(facecolor="black", alpha=0.5, pad=1.2, edgecolor="none"))
+
+
+def choose_queries(object_ids: list[str], catalog: pd.DataFrame, labels: pd.DataFrame | None,
+                   settings: SearchSettings, seed: int) -> list[str]:
+    """Figure queries from the test split, chosen with ``seed``: one per class when the labels hold the class
+    column (classes in sorted order, at most ``figure_queries``), else ``figure_queries`` objects drawn at random."""
+    if "split" not in catalog.columns:
+        raise DataError("the catalogue has no 'split' column; use results/catalog/catalog.parquet from ingest")
+    rng = np.random.default_rng(seed)
+    test = catalog.loc[catalog["split"].eq("test"), "object_id"].astype(str)
+    candidates = sorted(set(test) & set(object_ids))
+    if not candidates:
+        raise DataError("no test-split object is in the index; check the catalogue and embeddings")
+    if labels is None or settings.class_column not in labels.columns:
+        count = min(settings.figure_queries, len(candidates))
+        return [candidates[i] for i in rng.choice(len(candidates), size=count, replace=False)]
+    classes = labels.set_index(labels["object_id"].astype(str))[settings.class_column].reindex(candidates)
+    classes = classes[known_classes(classes.to_numpy())]
+    chosen = []
+    for value in sorted(classes.unique())[: settings.figure_queries]:
+        members = sorted(classes.index[classes == value])
+        chosen.append(members[int(rng.integers(len(members)))])
+    return chosen
 
 
 def similarity_figure(rows: list[tuple[str, list[Neighbour]]], images: dict[str, np.ndarray], bands: list[str],
@@ -94,8 +112,8 @@ def similarity_figure_from_files(index_path: str | os.PathLike, catalog_path: st
     """The figure for a saved index: queries from ``choose_queries``, neighbours from the index, cutouts from shards."""
     from galssl.data import load_manifest
     from galssl.display import manifest_is_display
-    from galssl.evaluate.labelled import read_table
     from galssl.shards import read_images_for
+    from galssl.tables import read_table
 
     index: SearchIndex = load_index(index_path)
     catalog = read_table(catalog_path, "catalogue")

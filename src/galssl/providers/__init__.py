@@ -29,6 +29,7 @@ def create_provider(section: dict, context: ProviderContext) -> Provider:
     """Build the provider named by ``section['provider']``."""
     name = section.get("provider")
     if name not in PROVIDERS:
-        raise ConfigError(f"config error: surveys.{context.survey}.provider must be one of {', '.join(PROVIDERS)} (got {name!r})")
+        raise ConfigError(f"config error: surveys.{context.survey}.provider must be one of {', '.join(PROVIDERS)} "
+                          f"(got {name!r})")
     module = importlib.import_module(f"galssl.providers.{name}")
     return module.create(section, context)

@@ -31,8 +31,17 @@ from astropy.wcs import WCS
 
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage, FetchError
-from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, object_cache_name, psf_fwhm_from_header)
+from galssl.providers.http import (
+    HttpClient,
+    HttpSettings,
+    InvalidBody,
+    ObjectCache,
+    bands_from_fits,
+    bands_to_fits,
+    fits_validator,
+    object_cache_name,
+    psf_fwhm_from_header,
+)
 
 DEFAULT_BASE_URL = "https://eas.esac.esa.int/"
 USER_ENV, PASSWORD_ENV = "GALSSL_EUCLID_USER", "GALSSL_EUCLID_PASSWORD"
@@ -53,7 +62,7 @@ def _keyring_password(user: str) -> str | None:
         import keyring
 
         return keyring.get_password(KEYRING_SERVICE, user)
-    except Exception:  # no keyring package or no usable backend: the same as no stored password
+    except Exception:  # noqa: BLE001 — no keyring package or no usable backend: the same as no stored password
         return None
 
 

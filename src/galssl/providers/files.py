@@ -29,13 +29,12 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from galssl.wcsutil import celestial_wcs
-
 from galssl.display import DISPLAY_UNIT, check_display_bands
 from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path, write_parquet_atomic
 from galssl.providers.base import BandImage, FetchError
 from galssl.providers.images import check_resampled_size, read_display_image, resample_to_grid
+from galssl.wcsutil import celestial_wcs
 
 FORMATS = ("fits", "image", "galaxy10_h5")
 DEFAULT_PATTERNS = {"fits": "{object_id}.fits", "image": "{object_id}.jpg"}
@@ -66,7 +65,7 @@ class FilesSettings:
     cutout_size: int = 64
 
     @classmethod
-    def from_section(cls, section: dict, survey: str) -> "FilesSettings":
+    def from_section(cls, section: dict, survey: str) -> FilesSettings:
         key = f"config error: surveys.{survey}"
         fmt = section.get("format", "fits")
         if fmt not in FORMATS:

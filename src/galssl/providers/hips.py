@@ -18,8 +18,16 @@ from astropy.wcs import WCS
 
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage
-from galssl.providers.http import (HttpClient, HttpSettings, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, object_cache_name, psf_fwhm_from_header)
+from galssl.providers.http import (
+    HttpClient,
+    HttpSettings,
+    ObjectCache,
+    bands_from_fits,
+    bands_to_fits,
+    fits_validator,
+    object_cache_name,
+    psf_fwhm_from_header,
+)
 
 DEFAULT_BASE_URL = "https://alasky.cds.unistra.fr/hips-image-services/hips2fits"
 MAX_SIZE_PX = 4096

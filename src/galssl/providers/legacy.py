@@ -16,8 +16,16 @@ from astropy.wcs import WCS
 
 from galssl.errors import ConfigError
 from galssl.providers.base import BandImage
-from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, cached_get, fits_validator,
-                                   object_cache_name, psf_fwhm_from_header)
+from galssl.providers.http import (
+    HttpClient,
+    HttpSettings,
+    InvalidBody,
+    ObjectCache,
+    cached_get,
+    fits_validator,
+    object_cache_name,
+    psf_fwhm_from_header,
+)
 
 DEFAULT_BASE_URL = "https://www.legacysurvey.org/viewer"
 DEFAULT_LAYER = "ls-dr10"

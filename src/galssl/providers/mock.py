@@ -19,7 +19,8 @@ class MockProvider:
     def fetch(self, object_id: str, ra: float, dec: float, size_arcsec: float) -> list[BandImage]:
         """Render the object's cutouts (byte-identical on every call)."""
         if object_id not in self.sky.object_ids:
-            raise FetchError(f"{object_id} is not in the mock sky (its catalogue has {len(self.sky.object_ids)} objects)")
+            raise FetchError(f"{object_id} is not in the mock sky "
+                             f"(its catalogue has {len(self.sky.object_ids)} objects)")
         cutouts = self.sky.object_cutouts(object_id, self.instrument, self.bands, size_arcsec)
         return [BandImage(c.band, c.image, c.wcs, cutout_header(c, self.instrument, object_id, self.sky.seed),
                           "nanomaggy", c.psf_fwhm_arcsec) for c in cutouts]

@@ -28,8 +28,17 @@ from astropy.nddata import Cutout2D
 from astropy.wcs import WCS
 
 from galssl.providers.base import BandImage, FetchError
-from galssl.providers.http import (HttpClient, HttpSettings, InvalidBody, ObjectCache, bands_from_fits, bands_to_fits,
-                                   fits_validator, object_cache_name, psf_fwhm_from_header)
+from galssl.providers.http import (
+    HttpClient,
+    HttpSettings,
+    InvalidBody,
+    ObjectCache,
+    bands_from_fits,
+    bands_to_fits,
+    fits_validator,
+    object_cache_name,
+    psf_fwhm_from_header,
+)
 
 DEFAULT_SKYSERVER_URL = "https://skyserver.sdss.org"
 DEFAULT_SAS_URL = "https://data.sdss.org/sas"
@@ -161,8 +170,8 @@ class SdssProvider:
 
     def frame(self, run: int, rerun: int, camcol: int, field: int, band: str) -> fits.PrimaryHDU:
         """One calibrated frame (primary HDU: nanomaggies + WCS) from ``frames/`` or SAS; one download per frame."""
-        from astroquery.sdss import SDSS
         from astropy.table import Table
+        from astroquery.sdss import SDSS
 
         name = f"frames/frame-{band}-{run:06d}-{camcol}-{field:04d}.fits"
         as_fits = fits_validator(1)

@@ -86,7 +86,7 @@ class FaultInjector:
         plan = self.plan
         if plan.rate <= 0 or attempt > FAILING_ATTEMPTS:
             return None
-        digest = hashlib.blake2b(f"{plan.seed}|{key}|{attempt}".encode("utf-8"), digest_size=16).digest()
+        digest = hashlib.blake2b(f"{plan.seed}|{key}|{attempt}".encode(), digest_size=16).digest()
         uniform = int.from_bytes(digest[:8], "little") / 2.0**64
         if uniform >= plan.rate:
             return None
@@ -133,7 +133,7 @@ def corrupt_bytes(body: bytes, key: str) -> bytes:
     out = bytearray()
     counter = 0
     while len(out) < len(body):
-        out += hashlib.blake2b(f"corrupt|{key}|{counter}".encode("utf-8"), digest_size=64).digest()
+        out += hashlib.blake2b(f"corrupt|{key}|{counter}".encode(), digest_size=64).digest()
         counter += 1
     # A zero first byte is never the start of FITS ('S'), bz2 ('B'), CSV or JSON text.
     return (b"\0" + bytes(out[1:len(body)])) if body else b""

@@ -4,18 +4,18 @@ So galssl's real query code (requests, astroquery) runs offline against known tr
 prefix is accepted, so ``/viewer/fits-cutout`` and ``/sas/dr17/...`` work too):
 
 - Legacy Survey viewer: ``GET /fits-cutout?ra=&dec=&layer=ls-dr10&pixscale=0.262&bands=griz&size=64``
-  (``galssl.mocksky.services.legacy_fits_cutout``).
+  (``galssl.testing.services.legacy_fits_cutout``).
 - CDS hips2fits: ``GET /hips-image-services/hips2fits?hips=CDS/P/DESI-Legacy-Surveys/DR10/g&width=&height=&fov=
   &ra=&dec=&projection=TAN&format=fits`` (``services.hips2fits``; point astroquery at ``MockServer.hips2fits_url``).
 - SDSS SkyServer (``astroquery.sdss.conf.skyserver_baseurl = MockServer.url``): ``GET /dr17/en/tools/search/
   x_results.aspx?cmd=&format=csv`` and ``/dr17/SkyServerWS/SearchTools/SqlSearch``; CrossID
-  ``POST /dr17/en/tools/search/X_Results.aspx`` (``galssl.mocksky.skyserver``).
+  ``POST /dr17/en/tools/search/X_Results.aspx`` (``galssl.testing.skyserver``).
 - SDSS SAS (``astroquery.sdss.conf.sas_baseurl = MockServer.sas_url``): ``GET /sas/dr17/eboss/photoObj/frames/
   301/{run}/{camcol}/frame-{band}-{run:06d}-{camcol}-{field:04d}.fits.bz2``.
 
 Bad parameters give HTTP 400 with a one-line message (JSON ``{"title", "description"}`` for hips2fits, text
 starting ``error_message`` for SkyServer, as those clients expect). Faults are injected following a
-``FaultPlan`` or a ``fault=<kind>`` query parameter (see ``galssl.mocksky.faults``).
+``FaultPlan`` or a ``fault=<kind>`` query parameter (see ``galssl.testing.faults``).
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from galssl.errors import ConfigError, GalsslError
-from galssl.mocksky import faults as fault_io
-from galssl.mocksky.faults import FAULT_KINDS, FaultInjector, FaultPlan
-from galssl.mocksky.services import NotFound, Reply, hips2fits, json_error, legacy_fits_cutout
 from galssl.mocksky.settings import MockSettings
 from galssl.mocksky.sky import MockSky
-from galssl.mocksky.skyserver import FRAME_PATH, crossid_search, form_fields, sdss_frame, sql_search
+from galssl.testing import faults as fault_io
+from galssl.testing.faults import FAULT_KINDS, FaultInjector, FaultPlan
+from galssl.testing.services import NotFound, Reply, hips2fits, json_error, legacy_fits_cutout
+from galssl.testing.skyserver import FRAME_PATH, crossid_search, form_fields, sdss_frame, sql_search
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +76,13 @@ def answer(sky: MockSky, method: str, path: str, params: dict[str, str], body: b
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
-    server: "_HTTPServer"
+    server: _HTTPServer
     server_version = "galssl-mock-sky/1.0"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._serve("GET", b"")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self._serve("POST", self.rfile.read(length) if length > 0 else b"")
 
@@ -134,14 +134,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server signature)
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], mock: "MockServer") -> None:
+    def __init__(self, address: tuple[str, int], mock: MockServer) -> None:
         self.mock = mock
         super().__init__(address, _RequestHandler)
 
@@ -187,7 +187,7 @@ class MockServer:
         """Requests seen and faults injected (``{"requests", "faults", "by_kind"}``), counted thread-safely."""
         return self.injector.stats
 
-    def start(self) -> "MockServer":
+    def start(self) -> MockServer:
         """Serve from a daemon thread (returns at once)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
@@ -211,7 +211,7 @@ class MockServer:
             self._thread = None
         self._httpd.server_close()
 
-    def __enter__(self) -> "MockServer":
+    def __enter__(self) -> MockServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -251,5 +251,6 @@ def run_server(config_path_or_dict: str | Path | dict[str, Any], port: int, faul
 def serve_from_config(config: dict[str, Any], port: int, fault_rate: float = 0.0,
                       fault_kinds: tuple[str, ...] = FAULT_KINDS, seed: int | None = None) -> None:
     """Entry of ``galssl mock-server``: serve forever with faults at ``fault_rate`` (seed defaults to config's)."""
-    plan = FaultPlan(rate=fault_rate, kinds=tuple(fault_kinds), seed=int(config.get("seed", 0) if seed is None else seed))
+    plan = FaultPlan(rate=fault_rate, kinds=tuple(fault_kinds),
+                     seed=int(config.get("seed", 0) if seed is None else seed))
     run_server(config, port, plan)

@@ -1,6 +1,6 @@
 """Image services of the mock sky server: Legacy Survey ``fits-cutout`` and CDS ``hips2fits``, plus shared helpers.
 
-Each service is a pure function ``(sky, params) -> Reply``; the HTTP plumbing lives in ``galssl.mocksky.server``.
+Each service is a pure function ``(sky, params) -> Reply``; the HTTP plumbing lives in ``galssl.testing.server``.
 Images are float32 nanomaggies per pixel on a TAN WCS written with CD matrices (as the real services do). The
 noise of a request derives from a string of its service, band, WCS and shape, so identical requests give
 identical bytes. Rendering at a pixel scale other than the band's native one keeps the point-source depth
@@ -21,7 +21,7 @@ from astropy.wcs import WCS
 
 from galssl import __version__
 from galssl.errors import ConfigError, GalsslError
-from galssl.mocksky.instruments import load_instrument
+from galssl.instruments import load_instrument
 from galssl.mocksky.render import make_wcs
 from galssl.mocksky.sky import MockSky
 from galssl.mocksky.truth import object_rng
@@ -69,7 +69,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def text(cls, status: int, message: str) -> "Reply":
+    def text(cls, status: int, message: str) -> Reply:
         return cls(status, "text/plain; charset=utf-8", (" ".join(message.split()) + "\n").encode("utf-8"))
 
 
@@ -295,7 +295,8 @@ def _wcs_from_json(text: str) -> tuple[WCS, tuple[int, int]]:
         shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
         given = WCS(header, naxis=2)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise BadRequest(f"parameter 'wcs' must be a JSON FITS header with NAXIS1, NAXIS2 and a WCS ({error})") from None
+        raise BadRequest(f"parameter 'wcs' must be a JSON FITS header with NAXIS1, NAXIS2 and a WCS "
+                         f"({error})") from None
     if list(given.wcs.ctype) != ["RA---TAN", "DEC--TAN"]:
         raise BadRequest(f"the mock hips2fits serves RA---TAN/DEC--TAN WCS only (got {list(given.wcs.ctype)})")
     if not all(1 <= side <= HIPS_MAX_SIZE for side in shape):

@@ -31,11 +31,11 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from galssl.mocksky.instruments import load_instrument
+from galssl.instruments import load_instrument
 from galssl.mocksky.render import make_wcs
-from galssl.mocksky.services import FITSIO_COMMENTS, NotFound, Reply, render_bands
 from galssl.mocksky.sky import MockSky
 from galssl.mocksky.truth import object_rng
+from galssl.testing.services import FITSIO_COMMENTS, NotFound, Reply, render_bands
 
 FRAME_SIZE_PX = 512
 PIXEL_SCALE_ARCSEC = 0.396
@@ -304,8 +304,9 @@ def _csv_reply(sky: MockSky, sql: str, matches: list[tuple[int, float]]) -> Repl
         expression, alias = parts[0], parts[1] if len(parts) > 1 else ""
         base = "type" if "fphototypen" in expression.lower() else expression.split(".")[-1].strip().lower()
         if base not in COLUMNS:
-            raise SqlError(f"column {expression.strip()!r} is not in the mock PhotoObjAll (columns: {', '.join(COLUMNS)})")
-        keys.append(("type_name" if "fphototypen" in expression.lower() else base))
+            raise SqlError(f"column {expression.strip()!r} is not in the mock PhotoObjAll "
+                           f"(columns: {', '.join(COLUMNS)})")
+        keys.append("type_name" if "fphototypen" in expression.lower() else base)
         names.append(alias.strip() or expression.split(".")[-1].strip())
     lines, seen = [",".join(names)], set()
     for index, distance in matches:
