@@ -1,4 +1,4 @@
-"""Shared fixtures, and the order tests are handed to pytest-xdist's workers (`make test` runs `pytest -n 2`)."""
+"""Shared fixtures, and the order tests are handed to pytest-xdist's workers (`make test` runs `pytest -n 3`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from astroquery import cache_conf
 
 LONGEST_FIRST = ("test_slurm.py", "test_examples.py", "test_workflow.py")
-"""End-to-end modules, handed out first. `make test` gives whole modules to its 2 workers (pytest-xdist --dist
-loadfile) in collection order, two each to start with: worker 1 takes the Slurm run (~20 min, mostly waiting on its
-scheduler) and then the tiny workflow (~12 min), worker 2 the seven example runs (~18 min) and then the unit tests."""
+"""End-to-end modules, handed out first. `make test` gives whole modules to its 3 workers (pytest-xdist --dist
+loadfile) in collection order, so each starts on one of them: the Slurm run (~20 min, mostly waiting on its
+scheduler), the seven example runs (~18 min) and the tiny workflow (~12 min); the unit tests fill in behind."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
