@@ -12,7 +12,7 @@ from galssl.errors import DataError
 
 # Per-epoch validation scores drawn in the third panel, the first one logged: pretraining's online probe, then
 # fine-tuning's val accuracy (classes) or val sigma_mad (photo-z).
-_SCORES = (("probe/balanced_accuracy", "online linear probe, balanced accuracy (val split)"),
+_SCORES = (("probe/balanced_accuracy", "online probe: balanced accuracy (val)"),
            ("probe/accuracy", "online linear probe (val split)"), ("val/accuracy", "fine-tuned head (val split)"),
            ("val/sigma_mad", "fine-tuned photo-z (val split)"))
 
