@@ -43,7 +43,7 @@ SECTION = {"bands": BANDS, "pixel_scale_arcsec": 0.396, "cutout_size": 64}
 def make_cache(n: int, folder: Path):
     """Render n mock objects' native cutouts to FITS files (the 'local cache') and return the catalogue."""
     sky = MockSky(MockSettings(n_objects=n), seed=42)
-    spec = SurveySpec.from_config("sdss", {"provider": "files", **SECTION})
+    spec = SurveySpec.from_section("sdss", {"provider": "files", **SECTION})
     folder.mkdir(parents=True, exist_ok=True)
     for object_id in sky.object_ids:
         if not (folder / f"{object_id}.fits").exists():

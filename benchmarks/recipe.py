@@ -327,7 +327,7 @@ class Study:
         splits = pd.concat([read_shard_table(p, ["object_id", "split"]).to_pandas() for p in self.shards])
         labels = read_table(args.labels, "labels table")[["object_id", args.class_column]]
         self.table = splits.merge(labels, on="object_id", how="left").set_index("object_id")
-        self.probe_settings = replace(ProbeSettings.from_config(config.get("probes")), classifiers=PROBES,
+        self.probe_settings = replace(ProbeSettings.from_section(config.get("probes")), classifiers=PROBES,
                                       class_column=args.class_column, gz_tree=None)
 
     def probe(self, checkpoint: Path, name: str, seed: int) -> tuple[dict, float, float]:
@@ -414,7 +414,7 @@ def build_mock_dataset(config: dict, survey: str, n_objects: int, cutout: int, s
     provider = create_provider(section, ProviderContext(survey, seed, str(root / "cache"), mock))
     catalog = provider.sky.catalog()
     catalog["split"] = assign_split(catalog["object_id"], config["catalog"]["split"], seed)
-    spec = SurveySpec.from_config(survey, section)
+    spec = SurveySpec.from_section(survey, section)
     shard_size = -(-len(catalog) // 2)
     shards = [str(root / f"shard-{i:05d}.parquet") for i in range(2)]
     failures = [str(root / f"failures-{i:05d}.parquet") for i in range(2)]

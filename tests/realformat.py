@@ -70,7 +70,7 @@ GZ2_HART16_ANSWERS = {
 
 def fixture_sky(n_objects: int = 36, seed: int = SEED) -> MockSky:
     """The mock sky every fixture of a test module is drawn from (and its mock server serves)."""
-    return MockSky(MockSettings.from_dict({"n_objects": n_objects, "patch": PATCH}), seed)
+    return MockSky(MockSettings.from_section({"n_objects": n_objects, "patch": PATCH}), seed)
 
 
 def galaxy_labels(sky: MockSky) -> pd.DataFrame:

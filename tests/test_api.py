@@ -34,7 +34,7 @@ def run(tmp_path_factory):
     provider = create_provider(SECTION, ProviderContext("sdss", 5, str(root / "cache"), {"n_objects": 24}))
     catalog = provider.sky.catalog()
     catalog["split"] = "train"
-    spec = SurveySpec.from_config("sdss", SECTION)
+    spec = SurveySpec.from_section("sdss", SECTION)
     shard = str(survey / "shards" / "shard-00000.parquet")
     ingest_shard(catalog, spec, provider, 0, 24, 5, shard, str(root / "failures-0.parquet"))  # one shard of 24
     write_manifest(spec, [shard], [str(root / "failures-0.parquet")], str(survey / "manifest.json"),

@@ -342,7 +342,7 @@ def shard(damage: str, reader: str) -> Runner:
         if reader == "dataset":
             return _caught(lambda: list(ShardDataset([path])))
         if reader == "manifest":
-            spec = SurveySpec("mine", "mock", ["g"], 0.4, 8)
+            spec = SurveySpec("mine", "mock", ["g"], 0.4, 8, "interp")
             return _caught(lambda: write_manifest(spec, [str(path)], [failures], str(work / "manifest.json"),
                                                   str(work / "failures.parquet"), "hash"))
         survey = '{"provider": "mock", "bands": ["g"], "pixel_scale_arcsec": 0.4, "cutout_size": 8}'

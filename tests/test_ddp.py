@@ -41,7 +41,7 @@ def dataset(tmp_path_factory):
     provider = create_provider(SECTION, ProviderContext("sdss", 3, str(root / "cache"), {"n_objects": 48}))
     catalog = provider.sky.catalog()
     catalog["split"] = ["val" if i % 4 == 0 else "train" for i in range(len(catalog))]
-    spec = SurveySpec.from_config("sdss", SECTION)
+    spec = SurveySpec.from_section("sdss", SECTION)
     shards, failures = [], []
     for index in range(2):
         shards.append(str(root / f"shard-{index:05d}.parquet"))

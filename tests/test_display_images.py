@@ -173,7 +173,7 @@ def test_a_folder_with_bad_files_ingests_the_good_ones_and_lists_the_rest(tmp_pa
     ids = ["good", "deep", "grey", "cut", "wide", "missing"]
     catalog = pd.DataFrame({"object_id": ids, "ra": np.nan, "dec": np.nan, "split": "train"})
     section = folder_survey(folder)
-    spec = SurveySpec.from_config("mine", section)
+    spec = SurveySpec.from_section("mine", section)
     shard, failures = tmp_path / "shard.parquet", tmp_path / "failures.parquet"
     ok, failed = ingest_shard(catalog, spec, create_provider(section, CONTEXT), 0, 100, 0, str(shard), str(failures))
     assert (ok, failed) == (2, 4)

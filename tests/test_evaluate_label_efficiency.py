@@ -161,9 +161,9 @@ def test_labels_needed_finds_the_first_size_reaching_the_target():
 
 def test_settings_errors_are_one_line():
     with pytest.raises(ConfigError, match="min_log2 must be <= max_log2"):
-        LabelEfficiencySettings.from_config({"min_log2": 8, "max_log2": 4})
+        LabelEfficiencySettings.from_section({"min_log2": 8, "max_log2": 4})
     with pytest.raises(ConfigError, match="unknown key 'seed' in probes.label_efficiency"):
-        LabelEfficiencySettings.from_config({"seed": 3})
+        LabelEfficiencySettings.from_section({"seed": 3})
 
 
 def test_without_test_galaxies_it_is_a_data_error():

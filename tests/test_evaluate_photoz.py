@@ -93,10 +93,10 @@ def test_fit_is_deterministic_and_pdfs_are_normalised():
 
 def test_settings_and_data_errors():
     with pytest.raises(ConfigError, match="photoz.z_min must be < photoz.z_max"):
-        PhotozSettings.from_config({"z_min": 0.5, "z_max": 0.4})
+        PhotozSettings.from_section({"z_min": 0.5, "z_max": 0.4})
     with pytest.raises(ConfigError, match="unknown key 'bins' in photoz"):
-        PhotozSettings.from_config({"bins": 10})
-    assert PhotozSettings.from_config({"n_bins": 20}).bin_edges.size == 21
+        PhotozSettings.from_section({"bins": 10})
+    assert PhotozSettings.from_section({"n_bins": 20}).bin_edges.size == 21
     data = planted_redshifts(n=60)
     with pytest.raises(DataError, match="label column 'z_spec'") as error:
         run_photoz(data, PhotozSettings(redshift_column="z_spec"), seed=0)

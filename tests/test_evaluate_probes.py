@@ -165,11 +165,11 @@ def test_class_weight_setting_is_checked_and_off_by_default():
 
     assert ProbeSettings().class_weight is None and ProbeSettings().selection_metric == "accuracy"
     assert make_classifier("logistic", 1.0, ProbeSettings(), 0).class_weight is None
-    balanced = ProbeSettings.from_config({"class_weight": "balanced"})
+    balanced = ProbeSettings.from_section({"class_weight": "balanced"})
     assert balanced.selection_metric == "balanced_accuracy"
     assert make_classifier("logistic", 1.0, balanced, 0).class_weight == "balanced"
     with pytest.raises(ConfigError, match="probes.class_weight is 'balance'"):
-        ProbeSettings.from_config({"class_weight": "balance"})
+        ProbeSettings.from_section({"class_weight": "balance"})
 
 
 def test_soft_label_probe_recovers_a_planted_linear_signal():
@@ -245,10 +245,10 @@ def test_one_class_only_is_an_error():
 
 def test_probe_settings_reject_unknown_keys_and_classifiers():
     with pytest.raises(ConfigError, match="unknown key 'clasifiers' in probes"):
-        ProbeSettings.from_config({"clasifiers": ["knn"]})
+        ProbeSettings.from_section({"clasifiers": ["knn"]})
     with pytest.raises(ConfigError, match="probes.classifiers has 'svm'"):
-        ProbeSettings.from_config({"classifiers": ["svm"]})
-    assert ProbeSettings.from_config({"knn_k": [3]}).knn_k == (3,)
+        ProbeSettings.from_section({"classifiers": ["svm"]})
+    assert ProbeSettings.from_section({"knn_k": [3]}).knn_k == (3,)
 
 
 def test_gz_decals_tree_loads_in_the_gz2_format():

@@ -54,17 +54,17 @@ def test_every_schema_key_is_a_dataclass_field():
 def test_the_default_config_sections_build_settings():
     config = validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     labels = LabelSpec.from_section(config["labels"]).resolve(None)
-    probes = ProbeSettings.from_config(config["probes"], labels)
+    probes = ProbeSettings.from_section(config["probes"], labels)
     assert probes.gz_tree == "gz2" and probes.class_column == "galaxy10_class"
     no_classes = LabelSpec.from_section({**config["labels"], "class_column": None, "votes": None}).resolve(None)
-    probes = ProbeSettings.from_config(config["probes"], no_classes)
+    probes = ProbeSettings.from_section(config["probes"], no_classes)
     assert probes.gz_tree is None and probes.class_column is None
-    efficiency = LabelEfficiencySettings.from_config(probes.label_efficiency)
+    efficiency = LabelEfficiencySettings.from_section(probes.label_efficiency)
     assert (efficiency.min_log2, efficiency.max_log2, efficiency.seeds) == (4, 11, 3)
-    photoz = PhotozSettings.from_config(config["photoz"], labels)
+    photoz = PhotozSettings.from_section(config["photoz"], labels)
     assert photoz.n_bins == 180 and photoz.bin_edges[-1] == pytest.approx(0.4) and photoz.redshift_column == "redshift"
     with pytest.raises(ConfigError, match="no redshift column"):
-        PhotozSettings.from_config(config["photoz"], no_classes.__class__(redshift_column=None))
+        PhotozSettings.from_section(config["photoz"], no_classes.__class__(redshift_column=None))
 
 
 @pytest.mark.parametrize("section, change, message", [

@@ -249,7 +249,7 @@ def test_settings_skip_untrained_methods_and_config_errors_name_the_key():
         with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
             validate_config(bad)
     with pytest.raises(ConfigError, match="finetune.tasks has 'morphology'"):
-        FinetuneSettings.from_config({"tasks": ["morphology"]})
+        FinetuneSettings.from_section({"tasks": ["morphology"]})
 
 
 def test_class_scores_show_a_majority_guess_for_what_it_is():

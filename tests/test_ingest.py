@@ -24,7 +24,7 @@ def setup():
     provider = create_provider(SECTION, ProviderContext("sdss", 11, "unused", MOCK))
     catalog = provider.sky.catalog()
     catalog["split"] = np.where(np.arange(len(catalog)) % 5 == 0, "test", "train")
-    return provider, catalog, SurveySpec.from_config("sdss", SECTION)
+    return provider, catalog, SurveySpec.from_section("sdss", SECTION)
 
 
 def test_shard_assignment_is_deterministic_balanced_and_complete():

@@ -132,7 +132,7 @@ def test_the_mock_label_columns_are_those_the_mock_writes():
     from galssl.mocksky.settings import MockSettings
     from galssl.mocksky.sky import MockSky
 
-    table = labels_table(MockSky(MockSettings.from_dict({"n_objects": 3}), seed=3))
+    table = labels_table(MockSky(MockSettings.from_section({"n_objects": 3}), seed=3))
     assert set(label_columns()) <= set(table.columns)
 
 
@@ -309,7 +309,7 @@ def test_votes_without_classes_give_empty_class_tables_with_their_columns():
 
     data = LabelledEmbeddings("toy", np.array(["a", "b"]), np.zeros((2, 3), np.float32), np.array(["train", "test"]),
                               pd.DataFrame({"x": [1, 2]}))
-    settings = ProbeSettings.from_config({}, ResolvedLabels(vote_tree="gz2", vote_columns=tuple(GZ2)))
+    settings = ProbeSettings.from_section({}, ResolvedLabels(vote_tree="gz2", vote_columns=tuple(GZ2)))
     assert settings.class_column is None and settings.gz_tree == "gz2"
     metrics, predictions = run_class_probes(data, settings, seed=0)
     assert metrics.empty and list(predictions.columns) == PREDICTION_COLUMNS and predictions.empty

@@ -29,7 +29,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "galssl"
 SHARED = frozenset({
     "errors", "resources", "io", "tables", "display", "wcsutil", "gztree", "labelspec", "symbols", "shards", "data",
     "checkpoint", "train", "cluster", "config_checks", "augment", "methods", "instruments", "composite", "metrics",
-    "metric_table", "embeddings", "label_table", "search_index", "binned_redshift", "label_subsets",
+    "metric_table", "embeddings", "label_table", "search_index", "binned_redshift", "label_subsets", "settings",
+    "figure_panels",
 })
 """Shared helpers: any stage may import them; they import only each other."""
 

@@ -128,13 +128,13 @@ def test_metrics_frame_is_tidy():
 def test_settings_defaults_match_the_schema_and_cross_checks():
     config = validate_config({"seed": 1, "surveys": {"sdss": {"provider": "mock", "instrument": "sdss",
                                                               "bands": ["g", "r", "i"], "pixel_scale_arcsec": 0.4}}})
-    assert MapsSettings.from_dict(config["maps"]) == MapsSettings()
+    assert MapsSettings.from_section(config["maps"]) == MapsSettings()
     with pytest.raises(ConfigError, match="maps.sae.k must be <="):
-        MapsSettings.from_dict({"sae": {"groups": [2, 2], "k": 5}})
+        MapsSettings.from_section({"sae": {"groups": [2, 2], "k": 5}})
     with pytest.raises(ConfigError, match="unknown key 'kk' in maps.sae"):
-        MapsSettings.from_dict({"sae": {"kk": 5}})
+        MapsSettings.from_section({"sae": {"kk": 5}})
     with pytest.raises(ConfigError, match="maps.pca.n_show"):
-        MapsSettings.from_dict({"pca": {"n_components": 2, "n_show": 3}})
+        MapsSettings.from_section({"pca": {"n_components": 2, "n_show": 3}})
     bad = dict(config, maps={"stationarity": {"noise_scale": [3.0, 1.0]}})
     with pytest.raises(ConfigError, match="maps.stationarity.noise_scale"):
         validate_config(bad)

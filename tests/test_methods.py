@@ -61,7 +61,7 @@ def test_unknown_method_lists_the_names():
 
 
 @pytest.mark.parametrize("name, config, key", [
-    ("moco", {"queue": 10}, "pretrain.method_config.moco.queue"),
+    ("moco", {"queue": 10}, "unknown key 'queue' in pretrain.method_config.moco"),
     ("mae", {"mask_ratio": 1.5}, "pretrain.method_config.mae.mask_ratio"),
     ("simclr", {"temperature": "warm"}, "pretrain.method_config.simclr.temperature"),
     ("supervised", {"target": "redshift"}, "pretrain.method_config.supervised.target"),

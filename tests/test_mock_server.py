@@ -33,7 +33,7 @@ RETRY_AFTER_S = 2.0
 
 @pytest.fixture(scope="module")
 def sky() -> MockSky:
-    return MockSky(MockSettings.from_dict({"n_objects": 50}), 7)
+    return MockSky(MockSettings.from_section({"n_objects": 50}), 7)
 
 
 @pytest.fixture(scope="module")

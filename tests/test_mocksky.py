@@ -22,7 +22,7 @@ from galssl.mocksky.truth import object_rng
 
 @pytest.fixture(scope="module")
 def sky() -> MockSky:
-    return MockSky(MockSettings.from_dict({"n_objects": 800}), seed=7)
+    return MockSky(MockSettings.from_section({"n_objects": 800}), seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,15 @@ def _fits_bytes(tmp_path, sky: MockSky, object_id: str, name: str) -> bytes:
 
 def test_same_seed_gives_identical_bytes_other_seed_differs(tmp_path, sky):
     first = _fits_bytes(tmp_path, sky, "mock000003", "a.fits")
-    again = _fits_bytes(tmp_path, MockSky(MockSettings.from_dict({"n_objects": 800}), seed=7), "mock000003", "b.fits")
-    other = _fits_bytes(tmp_path, MockSky(MockSettings.from_dict({"n_objects": 800}), seed=8), "mock000003", "c.fits")
+    settings = MockSettings.from_section({"n_objects": 800})
+    again = _fits_bytes(tmp_path, MockSky(settings, seed=7), "mock000003", "b.fits")
+    other = _fits_bytes(tmp_path, MockSky(settings, seed=8), "mock000003", "c.fits")
     assert first == again
     assert first != other
 
 
 def test_catalogue_is_deterministic_and_inside_patch(sky):
-    again = MockSky(MockSettings.from_dict({"n_objects": 800}), seed=7)
+    again = MockSky(MockSettings.from_section({"n_objects": 800}), seed=7)
     pd.testing.assert_frame_equal(sky.catalog(), again.catalog())
     catalog = sky.catalog()
     assert catalog["object_id"].is_unique
@@ -83,7 +84,7 @@ def test_light_is_drawn_where_the_wcs_says(sky):
 
 def test_render_conserves_flux_and_psf_widens():
     """Noise-free pipeline: a galaxy fully inside the grid keeps its catalogue flux through PSF and binning."""
-    sky = MockSky(MockSettings.from_dict({"n_objects": 1}), seed=3)
+    sky = MockSky(MockSettings.from_section({"n_objects": 1}), seed=3)
     photometry = sky.photometry("sdss")
     obj = sky.build("flux-probe", force_class="in_between_round_smooth", force_z=0.1)
     wcs = make_wcs(10.0, 0.0, 0.396, (201, 201), rotation_deg=20.0)

@@ -217,7 +217,7 @@ def test_files_ingest_writes_masks_and_fails_bad_objects(tmp_path):
     write_cube(folder / "clean.fits", SIZE, {})
     reasons = bad_files(folder)
     section = files_section(folder)
-    spec = SurveySpec.from_config("mine", section)
+    spec = SurveySpec.from_section("mine", section)
     provider = create_provider(section, ProviderContext("mine", 0, str(tmp_path / "cache")))
     ids = ["clean", *HOLES, *reasons]
     shard, failures = tmp_path / "shard.parquet", tmp_path / "failures.parquet"
@@ -275,7 +275,7 @@ def test_threshold_out_of_range_is_a_config_error(tmp_path):
     config["ingest"] = {"max_mask_fraction": 1.5}
     with pytest.raises(ConfigError, match=r"^config error: ingest.max_mask_fraction must be <= 1 \(got 1.5\)$"):
         validate_config(config)
-    spec = SurveySpec.from_config("mine", files_section(tmp_path))
+    spec = SurveySpec.from_section("mine", files_section(tmp_path))
     provider = create_provider(files_section(tmp_path), ProviderContext("mine", 0, str(tmp_path)))
     with pytest.raises(ConfigError, match=r"ingest.max_mask_fraction must be in \[0, 1\] \(got nan\)"):
         ingest_shard(catalog(["a"]), spec, provider, 0, 10, 0, str(tmp_path / "s"), str(tmp_path / "f"),
@@ -320,7 +320,7 @@ def test_legacy_provider_counts_zero_fill_and_gates(tmp_path, cutout_service):
     url = f"http://127.0.0.1:{cutout_service.server_address[1]}"
     section = {"provider": "legacy", "bands": BANDS, "pixel_scale_arcsec": SCALE, "cutout_size": SIZE,
                "base_url": url, **FAST}
-    spec = SurveySpec.from_config("legacy", section)
+    spec = SurveySpec.from_section("legacy", section)
     provider = create_provider(section, ProviderContext("legacy", 0, str(tmp_path / "cache")))
     names = ["clean", *HOLES]
     objects = pd.DataFrame({"object_id": names, "ra": RA, "dec": [DEC + 0.01 * i for i in range(len(names))],
@@ -360,7 +360,7 @@ def test_files_catalogue_without_positions_centres_on_the_file(tmp_path):
     provider = create_provider(section, ProviderContext("mine", 0, str(tmp_path / "cache")))
     objects = pd.DataFrame({"object_id": ["partly"], "ra": [np.nan], "dec": [np.nan], "split": ["train"]})
     shard = tmp_path / "s.parquet"
-    assert ingest_shard(objects, SurveySpec.from_config("mine", section), provider, 0, 10, 0, str(shard),
+    assert ingest_shard(objects, SurveySpec.from_section("mine", section), provider, 0, 10, 0, str(shard),
                         str(tmp_path / "f.parquet")) == (1, 0)
     row = pq.read_table(shard).to_pylist()[0]
     np.testing.assert_allclose(row["mask_fraction"], expected, atol=1e-6)

@@ -57,7 +57,7 @@ FETCH_ARCSEC = 10.0
 
 @pytest.fixture(scope="module")
 def sky() -> MockSky:
-    return MockSky(MockSettings.from_dict({"n_objects": 40}), SEED)
+    return MockSky(MockSettings.from_section({"n_objects": 40}), SEED)
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,7 @@ def cached_ids(cache: Path) -> set[str]:
 
 def test_ingest_under_random_faults_then_resume(sky: MockSky, tmp_path: Path) -> None:
     objects = catalog(sky, 30)
-    spec = SurveySpec.from_config("legacy", section("legacy", "http://unused"))
+    spec = SurveySpec.from_section("legacy", section("legacy", "http://unused"))
     cache = tmp_path / "cache"
     plan = FaultPlan(rate=0.3, kinds=FAULT_KINDS, seed=4, retry_after_s=1.0, slow_s=0.2)
     with MockServer(sky, faults=plan) as flaky:
@@ -290,7 +290,7 @@ def test_sdss_retries_astroquery_failures_and_shares_frames(sky: MockSky, galaxy
 
 def test_permanent_500_fails_every_object_after_max_retries(sky: MockSky, tmp_path: Path) -> None:
     objects = catalog(sky, 5)
-    spec = SurveySpec.from_config("legacy", section("legacy", "http://unused"))
+    spec = SurveySpec.from_section("legacy", section("legacy", "http://unused"))
     # rate 1 fails the first three attempts of every request, so three attempts never succeed.
     with MockServer(sky, faults=FaultPlan(rate=1.0, kinds=("error500",))) as broken:
         provider = make(section("legacy", broken.url, max_retries=3), tmp_path / "cache")
@@ -339,7 +339,7 @@ def test_per_host_concurrency_limit(sky: MockSky, tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(fault_io, "pause", counting_pause)
     objects = catalog(sky, 8)
-    spec = SurveySpec.from_config("legacy", section("legacy", "http://unused"))
+    spec = SurveySpec.from_section("legacy", section("legacy", "http://unused"))
     with MockServer(sky, faults=FaultPlan(rate=1.0, kinds=("slow",), slow_s=0.15)) as slow:
         provider = make(section("legacy", slow.url, max_concurrency=2), tmp_path / "cache")
         ok, _ = ingest_shard(objects, spec, provider, 0, 1000, SEED, str(tmp_path / "s.parquet"),
@@ -391,7 +391,7 @@ def test_kill_9_then_resume_refetches_nothing_and_matches_an_uninterrupted_run(s
     # The same shard, byte for byte, as one uninterrupted run with its own cache.
     fresh = tmp_path / "fresh"
     with MockServer(sky) as healthy:
-        spec = SurveySpec.from_config("legacy", {**section("legacy", healthy.url), "reproject": "interp"})
+        spec = SurveySpec.from_section("legacy", {**section("legacy", healthy.url), "reproject": "interp"})
         ingest_shard(objects, spec, make(section("legacy", healthy.url), fresh / "cache", survey="legacy"), 0, 1000,
                      SEED, str(fresh / "shard.parquet"), str(fresh / "failures.parquet"), threads=4)
     assert (run / "shard.parquet").read_bytes() == (fresh / "shard.parquet").read_bytes()
@@ -438,7 +438,7 @@ def test_an_all_zero_answer_is_not_cached_so_a_rerun_asks_again(footprint: Threa
                                                                tmp_path: Path) -> None:
     objects = catalog(sky, 3)
     config = section("legacy", f"http://127.0.0.1:{footprint.server_address[1]}")
-    spec = SurveySpec.from_config("legacy", config)
+    spec = SurveySpec.from_section("legacy", config)
     cache = tmp_path / "cache"
 
     def ingest(run: str) -> tuple[tuple[int, int], int, pd.DataFrame]:

@@ -9,7 +9,7 @@ evaluated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,44 +18,45 @@ import torch
 from torch import nn
 
 from galssl import metrics
-from galssl.errors import ConfigError, reject_unknown_keys
+from galssl.errors import ConfigError
+from galssl.settings import parse_section, schema_defaults
 
 
 @dataclass(frozen=True)
+@schema_defaults("photoz", redshift_column="/labels.redshift_column")
 class PhotozSettings:
     """The ``photoz`` config section (defaults = the schema's), with ``redshift_column`` from ``labels``."""
 
-    redshift_column: str = "redshift"
-    n_bins: int = 180
-    z_min: float = 0.0
-    z_max: float = 0.4
-    hidden_units: int = 128
-    target_smoothing_bins: float = 2.0
-    weight_decay: float = 0.0001
-    lr: float = 0.003
-    max_epochs: int = 1000
-    patience: int = 50
-    train_fractions: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
-    seeds: int = 1
+    redshift_column: str
+    n_bins: int
+    z_min: float
+    z_max: float
+    hidden_units: int
+    target_smoothing_bins: float
+    weight_decay: float
+    lr: float
+    max_epochs: int
+    patience: int
+    train_fractions: tuple[float, ...]
+    seeds: int
 
     @classmethod
-    def from_config(cls, section: dict | None, labels: Any = None) -> PhotozSettings:
-        """Build from the config section and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
-        column `redshift`); unknown keys, z_min >= z_max or no redshift column are a ConfigError."""
-        section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls) if f.name != "redshift_column"), "photoz")
+    def from_section(cls, section: dict | None, labels: Any = None) -> PhotozSettings:
+        """Parse the config section (``galssl.settings.parse_section``) with the resolved labels
+        (galssl.labelspec.ResolvedLabels; None = the ``labels`` defaults); no redshift column is a ConfigError."""
+        context = {}
         if labels is not None:
             if labels.redshift_column is None:
                 raise ConfigError("config error: the run has no redshift column (labels.redshift_column), so there "
                                   "is no photo-z to fit; name the spectroscopic redshift column")
-            section["redshift_column"] = labels.redshift_column
-        if "train_fractions" in section:
-            section["train_fractions"] = tuple(section["train_fractions"])
-        settings = cls(**section)
-        if settings.z_min >= settings.z_max:
+            context["redshift_column"] = labels.redshift_column
+        return parse_section(cls, section, "photoz", **context)
+
+    def check(self) -> None:
+        """z_min < z_max."""
+        if self.z_min >= self.z_max:
             raise ConfigError(f"config error: photoz.z_min must be < photoz.z_max "
-                              f"(got {settings.z_min} >= {settings.z_max})")
-        return settings
+                              f"(got {self.z_min} >= {self.z_max})")
 
     @property
     def bin_edges(self) -> np.ndarray:

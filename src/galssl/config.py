@@ -299,14 +299,14 @@ def _check_finetune(config: Mapping[str, Any]) -> None:
     """Fine-tuned methods must be trained; `best` needs a self-supervised method and a fitted select_probe."""
     from galssl.finetune.settings import FinetuneSettings
 
-    FinetuneSettings.from_config(config["finetune"], config["pretrain"]["methods"], config["probes"]["classifiers"])
+    FinetuneSettings.from_section(config["finetune"], config["pretrain"]["methods"], config["probes"]["classifiers"])
 
 
 def _check_maps(config: Mapping[str, Any]) -> None:
     """The maps section's checks across keys (SAE k vs dictionary size, noise range, shown vs kept components)."""
     from galssl.maps.settings import MapsSettings
 
-    MapsSettings.from_dict(config["maps"])
+    MapsSettings.from_section(config["maps"])
 
 
 def _check_probes_photoz(config: Mapping[str, Any]) -> None:

@@ -75,7 +75,7 @@ def check_methods(methods: Sequence[str]) -> None:
 
 def check_crops(augment: Mapping[str, Any] | None, surveys: Mapping[str, Mapping[str, Any]]) -> None:
     """``pretrain.augment`` parses, and its jitter crop (crop_size plus the shift either way) fits every cutout."""
-    settings = AugmentSettings.from_dict(augment)
+    settings = AugmentSettings.from_section(augment)
     if settings.crop_size is None:
         return
     crop, shift = settings.crop_size, settings.max_shift_px

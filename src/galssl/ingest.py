@@ -25,6 +25,7 @@ from galssl.errors import ConfigError, DataError, GalsslError
 from galssl.io import write_parquet_atomic, write_text_atomic
 from galssl.providers.base import FetchError, Provider
 from galssl.reproject import TargetGrid, to_target
+from galssl.settings import fill_defaults
 from galssl.shards import (
     ShardRow,
     assign_shards,
@@ -50,12 +51,16 @@ class SurveySpec:
     bands: list[str]
     pixel_scale_arcsec: float
     cutout_size: int
-    reproject_method: str = "interp"
+    reproject_method: str
 
     @classmethod
-    def from_config(cls, name: str, section: dict) -> SurveySpec:
+    def from_section(cls, name: str, section: dict) -> SurveySpec:
+        """The target grid of ``surveys.<name>``; missing keys take the schema defaults (``reproject``: the
+        ``ingest.reproject`` default)."""
+        section = fill_defaults(section, "surveys.*")
+        reproject = section.get("reproject") or fill_defaults({}, "ingest")["reproject"]
         return cls(name, section["provider"], list(section["bands"]), float(section["pixel_scale_arcsec"]),
-                   int(section.get("cutout_size", 64)), str(section.get("reproject", "interp")))
+                   int(section["cutout_size"]), str(reproject))
 
     @property
     def grid(self) -> TargetGrid:

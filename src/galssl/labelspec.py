@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from galssl.errors import ConfigError
+from galssl.settings import schema_defaults
 
 if TYPE_CHECKING:  # pandas is imported only where a table is read: the CLI parser stays light
     import pandas as pd
@@ -40,15 +41,16 @@ def tree_vote_columns(tree_name: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+@schema_defaults("labels")
 class LabelSpec:
     """The ``labels`` config section (defaults = the schema's: the Galaxy10 / Galaxy Zoo 2 columns of the mock)."""
 
-    table: str | None = None
-    class_column: str | None = "galaxy10_class"
-    class_names: str | tuple[str, ...] | None = "galaxy10_name"
-    redshift_column: str | None = "redshift"
-    votes: str | tuple[str, ...] | None = "gz2"
-    extra_columns: tuple[str, ...] = ()
+    table: str | None
+    class_column: str | None
+    class_names: str | tuple[str, ...] | None
+    redshift_column: str | None
+    votes: str | tuple[str, ...] | None
+    extra_columns: tuple[str, ...]
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> LabelSpec:

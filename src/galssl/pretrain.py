@@ -125,11 +125,11 @@ def run_pretraining(inputs: PretrainInputs) -> Path:
     bands = list(manifest["bands"])
     image_size = int(manifest["image_shape"][-1])
     size = crop_size(section, image_size)
-    settings = TrainSettings.from_dict({k: v for k, v in section.items()
+    settings = TrainSettings.from_section({k: v for k, v in section.items()
                                          if k not in ("methods", "labels", "class_column", "augment", "method_config")})
     overrides = (section.get("method_config") or {}).get(inputs.method, {})
     method_overrides = {k: overrides[k] for k in ("epochs", "lr", "batch_size") if k in overrides}
-    settings = TrainSettings.from_dict({**settings.__dict__, **method_overrides},
+    settings = TrainSettings.from_section({**settings.__dict__, **method_overrides},
                                        where=f"pretrain.method_config.{inputs.method}")
     class_column = inputs.class_column
     labels = load_labels(inputs.labels, class_column)

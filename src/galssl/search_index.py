@@ -20,52 +20,53 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from galssl.errors import ConfigError, DataError, reject_unknown_keys
+from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path, write_parquet_atomic
+from galssl.settings import parse_section, schema_defaults
 
 MIN_POINTS_PER_CENTROID = 39
 """faiss k-means wants at least this many training vectors per IVF list; nlist is lowered to respect it."""
 
 
 @dataclasses.dataclass(frozen=True)
+@schema_defaults("search", class_column="/labels.class_column", name_column="/labels.class_names",
+                 redshift_column="/labels.redshift_column")
 class SearchSettings:
     """The ``search`` config section (see workflow/schemas/config.schema.yaml for each key's meaning), with the class
     column and class-name column of the ``labels`` section."""
 
-    k: int = 10
-    map_k: int = 5
-    database: str = "all"
-    class_column: str | None = "galaxy10_class"
-    name_column: str | None = "galaxy10_name"
-    redshift_column: str | None = "redshift"
-    approximate_above: int = 200_000
-    approximate_index: str = "ivf"
-    nlist: int = 1024
-    nprobe: int = 32
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    match_radius_arcsec: float = 2.0
-    figure_queries: int = 10
-    figure_neighbours: int = 7
+    k: int
+    map_k: int
+    database: str
+    class_column: str | None
+    name_column: str | None
+    redshift_column: str | None
+    approximate_above: int
+    approximate_index: str
+    nlist: int
+    nprobe: int
+    hnsw_m: int
+    hnsw_ef_construction: int
+    hnsw_ef_search: int
+    match_radius_arcsec: float
+    figure_queries: int
+    figure_neighbours: int
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None, labels: Any = None) -> SearchSettings:
-        """Settings from the config mapping and the resolved labels (galssl.labelspec.ResolvedLabels; None = the
-        Galaxy10 columns); unknown keys are a ConfigError."""
-        section = dict(section or {})
-        label_fields = ("class_column", "name_column", "redshift_column")
-        reject_unknown_keys(section, (f.name for f in dataclasses.fields(cls) if f.name not in label_fields), "search")
-        if labels is not None:
-            section.update(class_column=labels.class_column, name_column=labels.class_name_column,
-                           redshift_column=labels.redshift_column)
-        settings = cls(**section)
-        if settings.database not in ("all", "test"):
-            raise ConfigError(f"config error: search.database must be all or test (got {settings.database!r})")
-        if settings.approximate_index not in ("ivf", "hnsw"):
+        """Parse the config section (``galssl.settings.parse_section``) with the resolved labels
+        (galssl.labelspec.ResolvedLabels; None = the ``labels`` defaults, the Galaxy10 columns)."""
+        context = {} if labels is None else dict(class_column=labels.class_column, name_column=labels.class_name_column,
+                                                  redshift_column=labels.redshift_column)
+        return parse_section(cls, section, "search", **context)
+
+    def check(self) -> None:
+        """The database and approximate index names search knows."""
+        if self.database not in ("all", "test"):
+            raise ConfigError(f"config error: search.database must be all or test (got {self.database!r})")
+        if self.approximate_index not in ("ivf", "hnsw"):
             raise ConfigError(f"config error: search.approximate_index must be ivf or hnsw "
-                              f"(got {settings.approximate_index!r})")
-        return settings
+                              f"(got {self.approximate_index!r})")
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

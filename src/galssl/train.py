@@ -28,27 +28,30 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 
 from galssl.errors import ConfigError
+from galssl.settings import schema_defaults
 
 
 @dataclass(frozen=True)
+@schema_defaults("pretrain")
 class TrainSettings:
-    """The optimisation part of ``pretrain`` (shared by every method; a method may override lr/epochs)."""
+    """The optimisation part of ``pretrain`` (shared by every method; a method may override lr/epochs); defaults =
+    the schema's."""
 
-    epochs: int = 8
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_epochs: float = 1.0
-    checkpoint_every_n_steps: int = 100
-    early_stopping_patience: int = 4
-    probe_train_size: int = 1500
-    probe_val_size: int = 800
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_epochs: float
+    checkpoint_every_n_steps: int
+    early_stopping_patience: int
+    probe_train_size: int
+    probe_val_size: int
     val_every_n_epochs: int = 1  # label-efficiency runs on a few labels repeat many short epochs: validate less often
     online_probe: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, section: dict[str, Any], where: str = "pretrain") -> TrainSettings:
+    def from_section(cls, section: dict[str, Any], where: str = "pretrain") -> TrainSettings:
         """Take the known keys; the rest is left for the caller (method settings, augmentations)."""
         names = {f.name for f in fields(cls)} - {"extra"}
         values = {k: section[k] for k in names if k in section}

@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from galssl.catalog import check_object_count, count_rows
 from galssl.config import embedding_names as config_embedding_names
@@ -19,16 +19,17 @@ min_version("9.0")
 # schema cannot express. Exit before Snakemake builds the DAG, so no job starts on a bad config. Snakemake has
 # already parsed the config files with its own YAML loader, which keeps the last of two equal keys: galssl's reader
 # reads each of them again to refuse that.
+# The config is validated once: galssl's validate_config returns it with the schema defaults filled in, and that
+# copy replaces Snakemake's `config` in place (Snakemake's own `validate` would only check the same schema again).
 try:
     for config_file in workflow.configfiles:
         read_config_file(config_file)
-    validate_config(config)
+    _filled = validate_config(config)
 except ConfigError as error:
     print(error, file=sys.stderr)
     sys.exit(1)
-
-# Snakemake's own validation fills the schema defaults into `config` in place.
-validate(config, schema="../schemas/config.schema.yaml")
+config.clear()
+config.update(_filled)
 
 # Which labels the run has, from the label table's header (galssl.run_labels): decided once, when the DAG is built.
 try:

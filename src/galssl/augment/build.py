@@ -125,7 +125,7 @@ def build_augmentations(config: Mapping[str, Any] | None, bands: Sequence[str], 
     Display images (PNG/JPEG values, not fluxes) get no reddening and no sky-MAD noise: the manifest's
     ``augmentations_off`` says so (see :func:`galssl.display.augmentations_off`).
     """
-    settings = AugmentSettings.from_dict(config)
+    settings = AugmentSettings.from_section(config)
     off = augmentations_off(dict(manifest))
     settings = replace(settings, reddening_ebv=None if "reddening" in off else settings.reddening_ebv,
                        noise_scale=None if "noise" in off else settings.noise_scale)

@@ -58,7 +58,7 @@ class AugmentSettings:
     rescale: tuple[float, float] | None = None
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None, where: str = "pretrain.augment") -> AugmentSettings:
+    def from_section(cls, section: Mapping[str, Any] | None, where: str = "pretrain.augment") -> AugmentSettings:
         """Validate a config section (unknown keys, types, ranges) into settings; one ConfigError per problem."""
         if section is not None and not isinstance(section, Mapping):
             raise ConfigError(f"config error: {where} must be a mapping of augmentations (got {section!r})")

@@ -24,7 +24,7 @@ def _mock_sky(args: argparse.Namespace):
     seed = args.seed if args.seed is not None else config.get("seed")
     if seed is None:
         raise GalsslError("give --seed or --config (the mock sky needs a seed)")
-    return MockSky(MockSettings.from_dict(section), int(seed))
+    return MockSky(MockSettings.from_section(section), int(seed))
 
 
 def cmd_mock_catalog(args: argparse.Namespace) -> None:
@@ -76,12 +76,13 @@ def cmd_mock_server(args: argparse.Namespace) -> None:
 
 def cmd_catalog(args: argparse.Namespace) -> None:
     from galssl.catalog import normalise_catalog
+    from galssl.settings import fill_defaults
 
-    section = json.loads(args.catalog)
+    section = fill_defaults(json.loads(args.catalog), "catalog")
     table = normalise_catalog(
-        args.input, args.out, id_column=section.get("id_column", "object_id"), ra_column=section.get("ra_column", "ra"),
-        dec_column=section.get("dec_column", "dec"), split_fractions=section.get("split", {}), seed=args.seed,
-        labels_path=section.get("labels"), match_radius_arcsec=float(section.get("match_radius_arcsec", 1.0)),
+        args.input, args.out, id_column=section["id_column"], ra_column=section["ra_column"],
+        dec_column=section["dec_column"], split_fractions=section["split"], seed=args.seed,
+        labels_path=section["labels"], match_radius_arcsec=float(section["match_radius_arcsec"]),
         positions_optional=args.positions_optional)
     print(f"catalogue: {len(table)} objects {table['split'].value_counts().to_dict()} -> {args.out}")
 
@@ -94,7 +95,7 @@ def cmd_ingest_shard(args: argparse.Namespace) -> None:
 
     section = json.loads(args.survey_config)
     section.setdefault("reproject", args.reproject)
-    spec = SurveySpec.from_config(args.survey, section)
+    spec = SurveySpec.from_section(args.survey, section)
     context = ProviderContext(args.survey, args.seed, args.cache, json.loads(args.mock) if args.mock else {})
     provider = create_provider(section, context)
     catalog = pd.read_parquet(args.catalog, columns=["object_id", "ra", "dec", "split"])
@@ -108,7 +109,7 @@ def cmd_ingest_manifest(args: argparse.Namespace) -> None:
 
     section = json.loads(args.survey_config)
     section.setdefault("reproject", args.reproject)
-    spec = SurveySpec.from_config(args.survey, section)
+    spec = SurveySpec.from_section(args.survey, section)
     dataset_hash = config_hash({"seed": args.seed, "survey": section, "catalog": json.loads(args.catalog_config),
                                 "max_mask_fraction": args.max_mask_fraction})
     manifest = write_manifest(spec, args.shards, args.failures, args.manifest_out, args.failures_out, dataset_hash,

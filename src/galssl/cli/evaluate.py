@@ -34,7 +34,7 @@ def cmd_probes(args: argparse.Namespace) -> None:
     from galssl.evaluate.probes import ProbeSettings, run_class_probes, run_vote_fraction_probes
     from galssl.io import write_parquet_atomic
 
-    settings = ProbeSettings.from_config(json.loads(args.probes), _labels(args))
+    settings = ProbeSettings.from_section(json.loads(args.probes), _labels(args))
     with _limit_threads(args.threads):
         data = _load(args)
         start = time.perf_counter()
@@ -58,8 +58,8 @@ def cmd_label_efficiency(args: argparse.Namespace) -> None:
     from galssl.evaluate.probes import ProbeSettings
     from galssl.io import write_parquet_atomic
 
-    probes = ProbeSettings.from_config(json.loads(args.probes), _labels(args))
-    settings = LabelEfficiencySettings.from_config(probes.label_efficiency)
+    probes = ProbeSettings.from_section(json.loads(args.probes), _labels(args))
+    settings = LabelEfficiencySettings.from_section(probes.label_efficiency)
     with _limit_threads(args.threads):
         data = _load(args)
         start = time.perf_counter()
@@ -76,7 +76,7 @@ def cmd_photoz(args: argparse.Namespace) -> None:
     from galssl.evaluate.photoz import run_photoz
     from galssl.io import write_parquet_atomic
 
-    settings = PhotozSettings.from_config(json.loads(args.photoz), _labels(args))
+    settings = PhotozSettings.from_section(json.loads(args.photoz), _labels(args))
     with _limit_threads(args.threads):
         data = _load(args)
         start = time.perf_counter()
@@ -128,7 +128,7 @@ def cmd_plot_photoz(args: argparse.Namespace) -> None:
     from galssl.io import save_figure_atomic
     from galssl.plots.photoz import photoz_figure
 
-    settings = PhotozSettings.from_config(json.loads(args.photoz))
+    settings = PhotozSettings.from_section(json.loads(args.photoz))
     save_figure_atomic(photoz_figure(pd.read_parquet(args.predictions), (settings.z_min, settings.z_max), args.title),
                        args.out)
 

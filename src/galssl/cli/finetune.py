@@ -48,9 +48,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     ckpt, name = chosen_checkpoint(args.ckpts, args.choice, args.name)
     inputs = FinetuneInputs(survey=args.survey, method=name, ckpt=ckpt, task=args.task, shards=args.shards,
                             manifest=args.manifest, labels=args.labels,
-                            settings=FinetuneSettings.from_config(json.loads(args.finetune)),
+                            settings=FinetuneSettings.from_section(json.loads(args.finetune)),
                             pretrain_section=json.loads(args.pretrain), class_column=args.class_column,
-                            photoz=dataclasses.replace(PhotozSettings.from_config(json.loads(args.photoz)),
+                            photoz=dataclasses.replace(PhotozSettings.from_section(json.loads(args.photoz)),
                                                        redshift_column=args.redshift_column), seed=args.seed,
                             out_dir=Path(args.out_dir), instrument=_instrument(json.loads(args.survey_config)),
                             workers=args.workers)

@@ -12,7 +12,7 @@ def _settings(args: argparse.Namespace):
     from galssl.labelspec import labels_from_cli
     from galssl.maps.settings import MapsSettings
 
-    return MapsSettings.from_dict(json.loads(args.maps), labels_from_cli(args.labels_config))
+    return MapsSettings.from_section(json.loads(args.maps), labels_from_cli(args.labels_config))
 
 
 def _instrument(args: argparse.Namespace) -> str:
@@ -139,13 +139,7 @@ def cmd_maps_umap_figures(args: argparse.Namespace) -> None:
     from galssl.io import save_figure_atomic
     from galssl.maps.figure_data import umap_figure_data
     from galssl.plots.maps_thumbnails import composites
-    from galssl.plots.maps_umap import (
-        StationarityPanel,
-        object_classes,
-        scatter_figure,
-        stationarity_figure,
-        thumbnail_map_figure,
-    )
+    from galssl.plots.maps_umap import object_classes, scatter_figure, stationarity_figure, thumbnail_map_figure
 
     out = Path(args.maps_dir)
     settings = _settings(args)
@@ -159,9 +153,7 @@ def cmd_maps_umap_figures(args: argparse.Namespace) -> None:
                                       data.scatter_values, data.scatter_names,
                                       f"{data.embedding}: UMAP coloured by {data.coloured_by}"),
                        out / "umap_scatter.png", dpi=110)
-    panels = [StationarityPanel(space.name, space.coords, space.reference, space.paths, space.score,
-                                space.transform_scores) for space in data.spaces]
-    save_figure_atomic(stationarity_figure(panels, f"{data.embedding}: {len(data.galaxies)} test galaxies under "
+    save_figure_atomic(stationarity_figure(data.spaces, f"{data.embedding}: {len(data.galaxies)} test galaxies under "
                                            "rotation, jitter and noise"), out / "stationarity.png")
     print(f"UMAP figures -> {out}")
 

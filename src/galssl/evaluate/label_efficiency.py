@@ -6,43 +6,44 @@ prefix of the subset of 2N, and every class holds its train share of it to withi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from galssl import metrics
-from galssl.errors import ConfigError, DataError, reject_unknown_keys
+from galssl.errors import ConfigError, DataError
 from galssl.evaluate.labelled import LabelledEmbeddings, standardise
 from galssl.evaluate.probes import ProbeSettings, class_labels, fit_selected
 from galssl.label_subsets import nested_stratified_order
 from galssl.metric_table import metric_frame, metric_rows
+from galssl.settings import parse_section, schema_defaults
 
 
 @dataclass(frozen=True)
+@schema_defaults("probes.label_efficiency")
 class LabelEfficiencySettings:
-    """The ``probes.label_efficiency`` config section (defaults = the schema's)."""
+    """The ``probes.label_efficiency`` config section (defaults = the schema's); ``supervised_from_scratch`` is read by
+    the from-scratch baseline rules (galssl.evaluate.baseline)."""
 
-    min_log2: int = 4
-    max_log2: int = 11
-    seeds: int = 3
-    classifiers: tuple[str, ...] = ("logistic", "knn")
-    supervised_from_scratch: bool = True  # read by the from-scratch baseline rules (galssl.evaluate.baseline)
-    scratch_steps: int | None = None
-    scratch_seeds: int = 1
+    min_log2: int
+    max_log2: int
+    seeds: int
+    classifiers: tuple[str, ...]
+    supervised_from_scratch: bool
+    scratch_steps: int | None
+    scratch_seeds: int
 
     @classmethod
-    def from_config(cls, section: dict | None) -> LabelEfficiencySettings:
-        """Build from the config section; unknown keys or min_log2 > max_log2 are a ConfigError."""
-        section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls)), "probes.label_efficiency")
-        if "classifiers" in section:
-            section["classifiers"] = tuple(section["classifiers"])
-        settings = cls(**section)
-        if settings.min_log2 > settings.max_log2:
+    def from_section(cls, section: dict | None) -> LabelEfficiencySettings:
+        """Parse the config section (``galssl.settings.parse_section``)."""
+        return parse_section(cls, section, "probes.label_efficiency")
+
+    def check(self) -> None:
+        """min_log2 <= max_log2."""
+        if self.min_log2 > self.max_log2:
             raise ConfigError(f"config error: probes.label_efficiency.min_log2 must be <= max_log2 "
-                              f"(got {settings.min_log2} > {settings.max_log2})")
-        return settings
+                              f"(got {self.min_log2} > {self.max_log2})")
 
 
 def subset_sizes(n_available: int, min_log2: int, max_log2: int) -> list[int]:

@@ -9,7 +9,7 @@ every number is measured on the whole test split. Class probes report accuracy, 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,10 +22,11 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 
 from galssl import metrics
-from galssl.errors import ConfigError, DataError, reject_unknown_keys
+from galssl.errors import ConfigError, DataError
 from galssl.evaluate.labelled import LabelledEmbeddings, standardise
 from galssl.gztree import DecisionTree, fraction_column, total_column
 from galssl.metric_table import metric_frame, metric_rows
+from galssl.settings import parse_section, schema_defaults
 
 CLASSIFIERS = ("logistic", "knn", "mlp")
 CLASS_WEIGHTS = (None, "balanced")
@@ -36,43 +37,40 @@ PREDICTION_COLUMNS = ["object_id", "probe", "true_class", "predicted_class"]
 
 
 @dataclass(frozen=True)
+@schema_defaults("probes", class_column="/labels.class_column", gz_tree="/labels.votes")
 class ProbeSettings:
     """The ``probes`` config section (defaults = the schema's), with the label columns of the ``labels`` section:
     ``class_column`` (None = no class probes) and ``gz_tree`` (None = no vote-fraction probes)."""
 
-    class_column: str | None = "galaxy10_class"
-    classifiers: tuple[str, ...] = CLASSIFIERS
-    logistic_c: tuple[float, ...] = (0.01, 0.1, 1.0)
-    knn_k: tuple[int, ...] = (5, 15, 50)
-    mlp_hidden_units: int = 128
-    mlp_alpha: tuple[float, ...] = (0.001, 0.1)
-    mlp_max_iter: int = 100
-    gz_tree: str | None = "gz2"
-    gz_questions: tuple[str, ...] | None = None
-    min_votes: int = 10
-    soft_l2: tuple[float, ...] = (0.0001, 0.001, 0.01, 0.1)
-    class_weight: str | None = None
-    label_efficiency: dict = field(default_factory=dict)
+    class_column: str | None
+    classifiers: tuple[str, ...]
+    logistic_c: tuple[float, ...]
+    knn_k: tuple[int, ...]
+    mlp_hidden_units: int
+    mlp_alpha: tuple[float, ...]
+    mlp_max_iter: int
+    gz_tree: str | None
+    gz_questions: tuple[str, ...] | None
+    min_votes: int
+    soft_l2: tuple[float, ...]
+    class_weight: str | None
+    label_efficiency: dict = field(default_factory=dict)  # parsed by LabelEfficiencySettings.from_section
 
     @classmethod
-    def from_config(cls, section: dict | None, labels: Any = None) -> ProbeSettings:
-        """Build from the config section and the resolved labels (a galssl.labelspec.ResolvedLabels; None = the
-        Galaxy10 class column and the Galaxy Zoo 2 tree); unknown keys are a ConfigError."""
-        section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls) if f.name not in LABEL_FIELDS), "probes")
-        if labels is not None:
-            section.update(class_column=labels.class_column, gz_tree=labels.vote_tree)
-        for key in ("classifiers", "logistic_c", "knn_k", "mlp_alpha", "soft_l2", "gz_questions"):
-            if section.get(key) is not None:
-                section[key] = tuple(section[key])
-        settings = cls(**section)
-        for kind in settings.classifiers:
+    def from_section(cls, section: dict | None, labels: Any = None) -> ProbeSettings:
+        """Parse the config section (``galssl.settings.parse_section``) with the resolved labels (a
+        galssl.labelspec.ResolvedLabels; None = the ``labels`` section's defaults)."""
+        context = {} if labels is None else dict(class_column=labels.class_column, gz_tree=labels.vote_tree)
+        return parse_section(cls, section, "probes", **context)
+
+    def check(self) -> None:
+        """Classifier names and class weights the probes know."""
+        for kind in self.classifiers:
             if kind not in CLASSIFIERS:
                 raise ConfigError(f"config error: probes.classifiers has {kind!r} (allowed: {', '.join(CLASSIFIERS)})")
-        if settings.class_weight not in CLASS_WEIGHTS:
-            raise ConfigError(f"config error: probes.class_weight is {settings.class_weight!r} (allowed: null, "
+        if self.class_weight not in CLASS_WEIGHTS:
+            raise ConfigError(f"config error: probes.class_weight is {self.class_weight!r} (allowed: null, "
                               "balanced)")
-        return settings
 
     @property
     def selection_metric(self) -> str:

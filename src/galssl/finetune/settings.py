@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from galssl.errors import ConfigError, reject_unknown_keys
+from galssl.errors import ConfigError
+from galssl.settings import parse_section, schema_defaults
 
 BEST = "best"
 """Placeholder in ``finetune.methods`` for the self-supervised method with the best frozen-probe val score."""
@@ -18,6 +19,7 @@ PROBES = ("logistic", "knn", "mlp")
 
 
 @dataclass(frozen=True)
+@schema_defaults("finetune")
 class FinetuneSettings:
     """``finetune``: which encoders, which tasks, and the optimisation (defaults = the schema's, sized for a CPU demo).
 
@@ -28,30 +30,26 @@ class FinetuneSettings:
     change the colours photo-z reads); ``pretrain`` = every pretraining augmentation.
     """
 
-    methods: tuple[str, ...] = (BEST, "supervised")
-    tasks: tuple[str, ...] = TASKS
-    select_probe: str = "logistic"
-    epochs: int = 3
-    batch_size: int = 64
-    head_lr: float = 0.001
-    encoder_lr_ratio: float = 0.1
-    weight_decay: float = 0.0001
-    warmup_epochs: float = 0.5
-    patience: int = 2
-    n_labels: int | None = None
-    augment: str = "geometric"
+    methods: tuple[str, ...]
+    tasks: tuple[str, ...]
+    select_probe: str
+    epochs: int
+    batch_size: int
+    head_lr: float
+    encoder_lr_ratio: float
+    weight_decay: float
+    warmup_epochs: float
+    patience: int
+    n_labels: int | None
+    augment: str
 
     @classmethod
-    def from_config(cls, section: Mapping[str, Any] | None, pretrain_methods: Sequence[str] | None = None,
-                    probe_classifiers: Sequence[str] | None = None) -> FinetuneSettings:
-        """Build from the config section; with the trained methods and probe classifiers also check that ``best``
-        can be chosen (its select_probe is fitted). Problems are one-line ConfigErrors."""
-        section = dict(section or {})
-        reject_unknown_keys(section, (f.name for f in fields(cls)), "finetune")
-        for key in ("methods", "tasks"):
-            if key in section:
-                section[key] = tuple(section[key])
-        settings = cls(**section)
+    def from_section(cls, section: Mapping[str, Any] | None, pretrain_methods: Sequence[str] | None = None,
+                     probe_classifiers: Sequence[str] | None = None) -> FinetuneSettings:
+        """Parse the config section (``galssl.settings.parse_section``); with the trained methods and probe
+        classifiers also check that ``best`` can be chosen (its select_probe is fitted). Problems are one-line
+        ConfigErrors."""
+        settings = parse_section(cls, section, "finetune")
         settings._check(pretrain_methods, probe_classifiers)
         return settings
 

@@ -1,29 +1,31 @@
 """The ``maps`` config section as frozen dataclasses: PCA, sparse autoencoder, UMAP and stationarity settings.
 
-The schema (workflow/schemas/config.schema.yaml, section ``maps``) checks types and ranges and fills the defaults;
-these dataclasses carry the same defaults (so the CLI also runs on a partial section) and the checks a schema
-cannot express.
+The schema (workflow/schemas/config.schema.yaml, section ``maps``) holds the defaults and ranges; the dataclasses take
+their defaults from it (``galssl.settings.schema_defaults``) and add the checks a schema cannot express.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from galssl.errors import ConfigError, reject_unknown_keys
+from galssl.errors import ConfigError
+from galssl.settings import parse_section, schema_defaults
 
 
 @dataclass(frozen=True)
+@schema_defaults("maps.pca")
 class PCASettings:
     """``maps.pca``: components kept for alignment and the heat map, components shown as galaxy grids."""
 
-    n_components: int = 32
-    n_show: int = 6
-    n_extreme: int = 6
+    n_components: int
+    n_show: int
+    n_extreme: int
 
 
 @dataclass(frozen=True)
+@schema_defaults("maps.sae")
 class SAESettings:
     """``maps.sae``: a Matryoshka BatchTopK sparse autoencoder (Bussmann et al. 2024, 2025).
 
@@ -31,39 +33,41 @@ class SAESettings:
     scaled by D / reference_dim for an embedding of D dimensions (:func:`galssl.maps.sae.scaled_groups`).
     """
 
-    groups: tuple[int, ...] = (32, 32, 64, 128, 256, 512)
-    reference_dim: int = 512
-    k: int = 16
-    epochs: int = 50
-    batch_size: int = 256
-    lr: float = 0.001
-    l1_coefficient: float = 0.0
-    aux_k: int | None = None
-    aux_coefficient: float = 0.03125
-    dead_after_steps: int = 50
-    threshold_momentum: float = 0.01
-    n_show: int = 6
-    n_top_galaxies: int = 8
+    groups: tuple[int, ...]
+    reference_dim: int
+    k: int
+    epochs: int
+    batch_size: int
+    lr: float
+    l1_coefficient: float
+    aux_k: int | None
+    aux_coefficient: float
+    dead_after_steps: int
+    threshold_momentum: float
+    n_show: int
+    n_top_galaxies: int
 
 
 @dataclass(frozen=True)
+@schema_defaults("maps.umap")
 class UMAPSettings:
     """``maps.umap``: umap-learn parameters and the thumbnail map's grid."""
 
-    n_neighbors: int = 15
-    min_dist: float = 0.1
-    metric: str = "cosine"
-    grid_cells: int = 24
+    n_neighbors: int
+    min_dist: float
+    metric: str
+    grid_cells: int
 
 
 @dataclass(frozen=True)
+@schema_defaults("maps.stationarity")
 class StationaritySettings:
     """``maps.stationarity``: galaxies followed under rotation, jitter and noise; copies per transformation."""
 
-    n_galaxies: int = 6
-    n_steps: int = 8
-    max_shift_px: int = 4
-    noise_scale: tuple[float, float] = (0.5, 3.0)
+    n_galaxies: int
+    n_steps: int
+    max_shift_px: int
+    noise_scale: tuple[float, float]
 
 
 LABEL_FIELDS = ("vote_columns", "redshift_column", "class_name_column", "extra_columns")
@@ -71,6 +75,8 @@ LABEL_FIELDS = ("vote_columns", "redshift_column", "class_name_column", "extra_c
 
 
 @dataclass(frozen=True)
+@schema_defaults("maps", redshift_column="/labels.redshift_column", class_name_column="/labels.class_names",
+                 extra_columns="/labels.extra_columns")
 class MapsSettings:
     """The whole ``maps`` section."""
 
@@ -78,36 +84,23 @@ class MapsSettings:
     sae: SAESettings = field(default_factory=SAESettings)
     umap: UMAPSettings = field(default_factory=UMAPSettings)
     stationarity: StationaritySettings = field(default_factory=StationaritySettings)
-    truth_columns: tuple[str, ...] | None = None
-    min_shared_nonzero: int = 10
+    truth_columns: tuple[str, ...] | None
+    min_shared_nonzero: int
     # From the `labels` section (galssl.labelspec.ResolvedLabels), not from `maps`: None = every column named
     # <question>__<answer>_fraction; () = no votes.
     vote_columns: tuple[str, ...] | None = None
-    redshift_column: str | None = "redshift"
-    class_name_column: str | None = "galaxy10_name"
-    extra_columns: tuple[str, ...] = ()
+    redshift_column: str | None
+    class_name_column: str | None
+    extra_columns: tuple[str, ...]
 
     @classmethod
-    def from_dict(cls, section: Mapping[str, Any] | None, labels: Any = None) -> MapsSettings:
-        """Validate the ``maps`` config section (unknown keys, checks across keys) into settings; the label columns
-        come from ``labels`` (a galssl.labelspec.ResolvedLabels; None = the Galaxy10 / Galaxy Zoo defaults)."""
-        section = dict(section or {})
-        parts = {"pca": PCASettings, "sae": SAESettings, "umap": UMAPSettings, "stationarity": StationaritySettings}
-        reject_unknown_keys(section, {f.name for f in fields(cls)} - set(LABEL_FIELDS), "maps")
-        built: dict[str, Any] = {}
-        for name, part in parts.items():
-            raw = dict(section.get(name) or {})
-            reject_unknown_keys(raw, {f.name for f in fields(part)}, f"maps.{name}")
-            built[name] = part(**{key: tuple(value) if isinstance(value, list) else value
-                                  for key, value in raw.items()})
-        truth = section.get("truth_columns")
+    def from_section(cls, section: Mapping[str, Any] | None, labels: Any = None) -> MapsSettings:
+        """Parse the ``maps`` config section (``galssl.settings.parse_section``); the label columns come from
+        ``labels`` (a galssl.labelspec.ResolvedLabels; None = the Galaxy10 / Galaxy Zoo defaults)."""
         from_labels = {} if labels is None else dict(
             vote_columns=tuple(labels.vote_columns), redshift_column=labels.redshift_column,
             class_name_column=labels.class_name_column, extra_columns=tuple(labels.extra_columns))
-        settings = cls(**built, truth_columns=tuple(truth) if truth else None,
-                       min_shared_nonzero=int(section.get("min_shared_nonzero", 10)), **from_labels)
-        settings.check()
-        return settings
+        return parse_section(cls, section, "maps", **from_labels)
 
     def check(self) -> None:
         """Cross-key checks the schema cannot express; one ConfigError naming the key."""

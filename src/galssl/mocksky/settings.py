@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from galssl.errors import ConfigError
+from galssl.settings import schema_defaults, schema_node
 
 GALAXY10_CLASSES: tuple[str, ...] = (
     "disturbed",
@@ -22,37 +23,39 @@ GALAXY10_CLASSES: tuple[str, ...] = (
 """Galaxy10 DECaLS class names, in the dataset's label order (0-9)."""
 
 DEFAULT_CLASS_FRACTIONS: dict[str, float] = {
-    "disturbed": 0.08, "merging": 0.10, "round_smooth": 0.14, "in_between_round_smooth": 0.14,
-    "cigar_shaped_smooth": 0.06, "barred_spiral": 0.10, "unbarred_tight_spiral": 0.10,
-    "unbarred_loose_spiral": 0.12, "edge_on_without_bulge": 0.06, "edge_on_with_bulge": 0.10,
-}
+    name: float(spec["default"]) for name, spec in schema_node("mock.class_fractions")["properties"].items()}
+"""Share of each Galaxy10 class before normalisation (the schema's ``mock.class_fractions`` defaults)."""
 
 
 @dataclass(frozen=True)
+@schema_defaults("mock", ra_center_deg="patch.ra_center_deg", dec_center_deg="patch.dec_center_deg",
+                 width_deg="patch.width_deg", z_min="redshift.min", z_max="redshift.max", H0="cosmology.H0",
+                 Om0="cosmology.Om0", gallery_instrument="gallery.instrument", gallery_redshifts="gallery.redshifts",
+                 gallery_size_px="gallery.size_px")
 class MockSettings:
     """Parameters of the mock sky (config section ``mock``); angles in degrees."""
 
-    n_objects: int = 5000
-    ra_center_deg: float = 185.0
-    dec_center_deg: float = 15.0
-    width_deg: float = 2.0
-    z_min: float = 0.01
-    z_max: float = 0.4
+    n_objects: int
+    ra_center_deg: float
+    dec_center_deg: float
+    width_deg: float
+    z_min: float
+    z_max: float
     class_fractions: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CLASS_FRACTIONS))
-    star_fraction: float = 0.03
-    artifact_fraction: float = 0.02
-    artifact_rate: float = 0.05
-    field_density_arcmin2: float = 4.0
-    volunteers: int = 40
-    labels_instrument: str = "sdss"
-    H0: float = 70.0
-    Om0: float = 0.3
-    gallery_instrument: str = "sdss"
-    gallery_redshifts: tuple[float, ...] = (0.03, 0.07, 0.14)
-    gallery_size_px: int = 80
+    star_fraction: float
+    artifact_fraction: float
+    artifact_rate: float
+    field_density_arcmin2: float
+    volunteers: int
+    labels_instrument: str
+    H0: float
+    Om0: float
+    gallery_instrument: str
+    gallery_redshifts: tuple[float, ...]
+    gallery_size_px: int
 
     @classmethod
-    def from_dict(cls, section: dict[str, Any]) -> MockSettings:
+    def from_section(cls, section: dict[str, Any]) -> MockSettings:
         """Build from the (schema-validated) ``mock`` config section; missing keys take the defaults."""
         patch = section.get("patch", {})
         redshift = section.get("redshift", {})

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from galssl.errors import ConfigError
 from galssl.providers.base import Provider
+from galssl.settings import fill_defaults
 
 PROVIDERS = ("mock", "legacy", "sdss", "euclid", "hips", "files")
 
@@ -26,10 +27,10 @@ class ProviderContext:
 
 
 def create_provider(section: dict, context: ProviderContext) -> Provider:
-    """Build the provider named by ``section['provider']``."""
+    """Build the provider named by ``section['provider']`` (missing keys take the schema defaults)."""
     name = section.get("provider")
     if name not in PROVIDERS:
         raise ConfigError(f"config error: surveys.{context.survey}.provider must be one of {', '.join(PROVIDERS)} "
                           f"(got {name!r})")
     module = importlib.import_module(f"galssl.providers.{name}")
-    return module.create(section, context)
+    return module.create(fill_defaults(section, "surveys.*"), context)

@@ -242,4 +242,4 @@ def create(section: dict, context) -> EuclidProvider:
     credentials = find_credentials()
     settings = HttpSettings.from_section(section, context.seed, context.survey)
     return EuclidProvider(bands, HttpClient(settings), ObjectCache(context.cache_dir), credentials,
-                          section.get("base_url", DEFAULT_BASE_URL), section.get("euclid_environment", "PDR"))
+                          section.get("base_url", DEFAULT_BASE_URL), section["euclid_environment"])

@@ -34,6 +34,7 @@ from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path, write_parquet_atomic
 from galssl.providers.base import BandImage, FetchError
 from galssl.providers.images import check_resampled_size, read_display_image, resample_to_grid
+from galssl.settings import fill_defaults, schema_defaults
 from galssl.wcsutil import celestial_wcs
 
 FORMATS = ("fits", "image", "galaxy10_h5")
@@ -52,22 +53,24 @@ def galaxy10_id(index: int) -> str:
 
 
 @dataclass(frozen=True)
+@schema_defaults("surveys.*")
 class FilesSettings:
     """A ``surveys.<name>`` section with ``provider: files``, validated once."""
 
     survey: str
     path: Path
-    format: str
     pattern: str
     bands: tuple[str, ...]
     target_span_arcsec: float
-    native_pixel_scale_arcsec: float | None = None
-    cutout_size: int = 64
+    format: str
+    native_pixel_scale_arcsec: float | None = None  # the schema leaves it unset: None = from the file's WCS
+    cutout_size: int
 
     @classmethod
     def from_section(cls, section: dict, survey: str) -> FilesSettings:
         key = f"config error: surveys.{survey}"
-        fmt = section.get("format", "fits")
+        section = fill_defaults(section, "surveys.*")
+        fmt = section["format"]
         if fmt not in FORMATS:
             raise ConfigError(f"{key}.format must be one of {', '.join(FORMATS)} (got {fmt!r})")
         if not section.get("path"):
@@ -94,9 +97,10 @@ class FilesSettings:
         scale = section.get("native_pixel_scale_arcsec")
         if scale is not None and not float(scale) > 0:
             raise ConfigError(f"{key}.native_pixel_scale_arcsec must be > 0 (got {scale})")
-        size = int(section.get("cutout_size", 64))
+        size = int(section["cutout_size"])
         span = size * float(section["pixel_scale_arcsec"])
-        return cls(survey, path, fmt, pattern, bands, span, None if scale is None else float(scale), size)
+        return cls(survey=survey, path=path, pattern=pattern, bands=bands, target_span_arcsec=span, format=fmt,
+                   native_pixel_scale_arcsec=None if scale is None else float(scale), cutout_size=size)
 
     def file_for(self, object_id: str, band: str | None = None) -> tuple[Path, str]:
         """The object's file (and its name relative to ``path``, for messages)."""

@@ -112,5 +112,5 @@ def create(section: dict, context) -> HipsProvider:
     settings = HttpSettings.from_section(section, context.seed, context.survey)
     scale = float(section.get("native_pixel_scale_arcsec", section["pixel_scale_arcsec"]))
     return HipsProvider(ids, HttpClient(settings), ObjectCache(context.cache_dir),
-                        section.get("base_url", DEFAULT_BASE_URL), scale, float(section.get("hips_flux_scale", 1.0)))
+                        section.get("base_url", DEFAULT_BASE_URL), scale, float(section["hips_flux_scale"]))
 

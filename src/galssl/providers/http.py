@@ -42,6 +42,7 @@ from galssl import __version__
 from galssl.errors import ConfigError, DataError
 from galssl.io import atomic_path
 from galssl.providers.base import BandImage, FetchError
+from galssl.settings import fill_defaults, schema_defaults
 
 T = TypeVar("T")
 PSF_KEYWORDS = ("PSFFWHM", "PSF_FWHM", "FWHM", "SEEING")
@@ -65,23 +66,25 @@ class _Failure(Exception):
 
 
 @dataclass(frozen=True)
+@schema_defaults("surveys.*")
 class HttpSettings:
-    """Retry and politeness settings of one survey section; times in seconds."""
+    """Retry and politeness settings of one survey section; times in seconds (defaults = the schema's; the caps
+    and the seed are set by the code)."""
 
-    timeout_s: float = 60.0
-    max_retries: int = 5
-    requests_per_second: float = 5.0
-    max_concurrency: int = 4
-    retry_base_s: float = 1.0
+    timeout_s: float
+    max_retries: int
+    requests_per_second: float
+    max_concurrency: int
+    retry_base_s: float
     retry_cap_s: float = 60.0
     retry_after_cap_s: float = 300.0
     seed: int = 0
 
     @classmethod
     def from_section(cls, section: dict, seed: int, survey: str = "survey") -> HttpSettings:
-        settings = cls(float(section.get("timeout_s", 60.0)), int(section.get("max_retries", 5)),
-                       float(section.get("requests_per_second", 5.0)), int(section.get("max_concurrency", 4)),
-                       float(section.get("retry_base_s", 1.0)), seed=int(seed))
+        section = fill_defaults(section, "surveys.*")
+        settings = cls(float(section["timeout_s"]), int(section["max_retries"]), float(section["requests_per_second"]),
+                       int(section["max_concurrency"]), float(section["retry_base_s"]), seed=int(seed))
         for key in ("timeout_s", "max_retries", "requests_per_second", "max_concurrency"):
             if getattr(settings, key) <= 0:
                 raise ConfigError(f"surveys.{survey}.{key} must be > 0 (got {getattr(settings, key)})")

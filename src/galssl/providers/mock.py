@@ -30,5 +30,5 @@ def create(section: dict, context) -> MockProvider:
     """Registry hook: the survey section names the mock ``instrument`` and its ``bands``."""
     from galssl.mocksky.settings import MockSettings
 
-    sky = MockSky(MockSettings.from_dict(context.mock_section), context.seed)
+    sky = MockSky(MockSettings.from_section(context.mock_section), context.seed)
     return MockProvider(sky, section.get("instrument", "sdss"), list(section["bands"]))

@@ -220,7 +220,7 @@ class MockServer:
 
 def sky_from_config(config: dict[str, Any]) -> MockSky:
     """The MockSky of a (validated) config: its ``seed`` and ``mock`` section."""
-    return MockSky(MockSettings.from_dict(config.get("mock") or {}), int(config.get("seed", 0)))
+    return MockSky(MockSettings.from_section(config.get("mock") or {}), int(config.get("seed", 0)))
 
 
 def run_server(config_path_or_dict: str | Path | dict[str, Any], port: int, faults: FaultPlan | None = None,

@@ -5,7 +5,7 @@ from galssl.finetune.settings import FinetuneSettings
 
 def finetune_settings():
     """`finetune` as its dataclass (validated with the rest of the config in common.smk)."""
-    return FinetuneSettings.from_config(config["finetune"])
+    return FinetuneSettings.from_section(config["finetune"])
 
 
 def finetune_slots():
