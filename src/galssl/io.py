@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,11 +52,17 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def save_figure_atomic(figure, path: str | os.PathLike, dpi: int = 150, tight: bool = False) -> None:
-    """Save a matplotlib figure atomically with metadata (software, dates) stripped for byte reproducibility;
-    ``tight`` crops the canvas to what is drawn (for layouts sized for several panels that show one)."""
+    """Save a matplotlib figure atomically with metadata (software, dates) stripped for byte reproducibility, then
+    close it; ``tight`` crops the canvas to what is drawn (for layouts sized for several panels that show one)."""
     target = Path(path)
     fmt = target.suffix.lstrip(".").lower() or "png"
     metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
     with atomic_path(target, suffix=f".tmp.{fmt}") as tmp:
         figure.savefig(tmp, dpi=dpi, format=fmt, metadata=metadata,
                        **({"bbox_inches": "tight", "pad_inches": 0.2} if tight else {}))
+    # A saved figure is done: close it so a process that draws many (a figure rule, a test session) does not keep
+    # them all open. A figure made through pyplot is registered there; pyplot is then already imported, and only the
+    # plots layer imports it (tests/test_layers.py).
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(figure)

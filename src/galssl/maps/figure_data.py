@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from galssl.errors import DataError
+from galssl.figure_panels import StationarityPanel
 from galssl.label_table import labels_for, read_labels
 from galssl.maps.align import TRUTH_PREFIX, alignment_targets, best_per_feature, best_per_target, rho_matrix
 from galssl.maps.paths import read_paths
@@ -150,19 +151,6 @@ def alignment_summary(pca_alignment: str | os.PathLike, sae_alignment: str | os.
 
 
 @dataclass(frozen=True)
-class StationaritySpace:
-    """One map's stationarity: background coords (N, 2), each galaxy's place (n, 2), its paths per transform,
-    and the scores the compute rule wrote (overall and per transform)."""
-
-    name: str
-    coords: np.ndarray
-    reference: np.ndarray
-    paths: dict[str, np.ndarray]
-    score: float
-    transform_scores: dict[str, float]
-
-
-@dataclass(frozen=True)
 class UMAPFigureData:
     """The UMAP figures' inputs: the map's coordinates, its thumbnail cells with their centre-cropped cutouts, the
     label table in map order with the scatter panels' values, and the pixel and embedding stationarity."""
@@ -177,7 +165,7 @@ class UMAPFigureData:
     scatter_values: np.ndarray
     coloured_by: str
     galaxies: list[str]
-    spaces: list[StationaritySpace]
+    spaces: list[StationarityPanel]
 
 
 def umap_figure_data(maps_dir: str | os.PathLike, pixel_umap: str | os.PathLike, labels: str | os.PathLike | None,
@@ -201,7 +189,7 @@ def umap_figure_data(maps_dir: str | os.PathLike, pixel_umap: str | os.PathLike,
     galaxies, pixel_reference, pixel_paths = read_paths(pixel)
     _, reference, embedding_paths = read_paths(paths[paths["space"] == "embedding"].drop(columns="space"))
     backgrounds = {"pixel": pd.read_parquet(pixel_umap)[["x", "y"]].to_numpy(), "embedding": coords}
-    spaces = [StationaritySpace(f"{space} UMAP", backgrounds[space], ref, path, float(score[space]),
+    spaces = [StationarityPanel(f"{space} UMAP", backgrounds[space], ref, path, float(score[space]),
                                 {name: float(score[f"{space}:{name}"]) for name in TRANSFORMS})
               for space, ref, path in (("pixel", pixel_reference, pixel_paths),
                                        ("embedding", reference, embedding_paths))]

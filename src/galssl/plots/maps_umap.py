@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from galssl.figure_panels import StationarityPanel
 from galssl.plots.maps_pca import short_target
 
 
@@ -82,19 +82,6 @@ def scatter_figure(coords: np.ndarray, classes: np.ndarray, targets: np.ndarray,
         axis.set_yticks([])
     figure.suptitle(title)
     return figure
-
-
-@dataclass(frozen=True)
-class StationarityPanel:
-    """One map's stationarity: background coords (N, 2), each galaxy's place (n, 2), its paths per transform
-    ({name: (n, steps, 2)}), and the scores (overall and per transform)."""
-
-    name: str
-    coords: np.ndarray
-    reference: np.ndarray
-    paths: Mapping[str, np.ndarray]
-    score: float
-    transform_scores: Mapping[str, float]
 
 
 _MARKERS = {"rotation": "o", "jitter": "s", "noise": "^"}
