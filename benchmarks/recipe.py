@@ -54,8 +54,9 @@ import yaml
 
 # name: (key in the pretrain section, how the values apply, values). "set" replaces the value; "scale" multiplies
 # the baseline's number or [low, high] range (0 switches the augmentation off; max_shift 0 = no jitter); "width" and
-# "depth" multiply the backbone's channels (ViT embed_dim) and blocks per stage (ViT depth). "{method}" is the
-# method studied. The baseline (the config's value) is always one of the settings.
+# "depth" multiply the backbone's channels (ViT embed_dim) and blocks per stage (ViT depth); "stride" sets a ResNet's
+# output stride (32 = timm's default). "{method}" is the method studied. The baseline (the config's value) is always
+# one of the settings.
 FACTORS: dict[str, tuple[str, str, tuple]] = {
     "batch_size": ("batch_size", "set", (32, 64, 128, 256)),
     "lr": ("lr", "set", (3e-4, 1e-3, 3e-3)),
@@ -69,6 +70,9 @@ FACTORS: dict[str, tuple[str, str, tuple]] = {
     "rotation": ("augment.rotation", "set", (False, {"flip": False}, True)),
     "width": ("method_config.{method}.backbone_kwargs", "width", (0.5, 1, 2)),
     "depth": ("method_config.{method}.backbone_kwargs", "depth", (0.5, 1, 2)),
+    # A ResNet's ImageNet stem and stages shrink a 48-px crop 32x, to 2x2 features; a smaller output stride keeps
+    # the later stages at 3x3 (16) or 6x6 (8) by dilation (timm's output_stride), at more compute per step.
+    "output_stride": ("method_config.{method}.backbone_kwargs", "stride", (32, 16, 8)),
     "projection_dim": ("method_config.{method}.projection_dim", "set", (32, 128, 512)),
     "projection_hidden_dim": ("method_config.{method}.projection_hidden_dim", "set", (128, 512, 2048)),
     "temperature": ("method_config.{method}.temperature", "set", (0.1, 0.2, 0.5)),
@@ -151,6 +155,13 @@ def factor_settings(name: str, resolved: dict, method: str, known: set[str], sha
             off = value == 0 and parent != "augment.jitter_crop"  # no jitter = max_shift 0, the crop stays
             override = {} if value == 1 else {parent: None} if off else {key: scaled(base, value)}
             settings.append({"label": f"{value:g}x", "value": value, "override": override})
+        elif kind == "stride":
+            if shape is None or shape["family"] != "resnet":
+                return [], "output_stride applies to ResNet backbones only"
+            default = int(dict(base or {}).get("output_stride", 32))
+            kwargs = {**dict(base or {}), "output_stride": int(value)}
+            settings.append({"label": f"/{value}", "value": value,
+                             "override": {} if value == default else {key: kwargs}})
         else:
             if shape is None:
                 return [], f"{kind} scales ResNet or ViT backbones only"

@@ -91,6 +91,16 @@ def test_backbone_width_and_depth(recipe):
         "width scales ResNet or ViT backbones only"
 
 
+def test_output_stride_keeps_resnet_features_larger(recipe):
+    stride, why = recipe.factor_settings("output_stride", RESOLVED, "simclr", KNOWN, RESNET18)
+    assert why is None and [s["label"] for s in stride] == ["/32", "/16", "/8"]
+    assert [s["baseline"] for s in stride] == [True, False, False]
+    assert stride[2]["override"] == {"method_config.simclr.backbone_kwargs": {"output_stride": 8}}
+    vit = {"family": "vit", "embed_dim": 192, "depth": 12, "num_heads": 3}
+    assert recipe.factor_settings("output_stride", RESOLVED, "simclr", KNOWN, vit)[1] == \
+        "output_stride applies to ResNet backbones only"
+
+
 def test_factors_without_a_key_or_with_the_augmentation_off_are_skipped(recipe):
     settings, why = recipe.factor_settings("queue_size", RESOLVED, "simclr", KNOWN, RESNET18)
     assert settings == []
